@@ -1,0 +1,208 @@
+"""The pipeline contract shared by every dataset, and the dataset registry.
+
+Every loader returns a `DataBundle`: unbatched train/validation/test
+`tf.data.Dataset`s of `(x, y)` whose `x` is what the model consumes, plus the
+facts a builder needs and the preprocessing that must travel with the model.
+"""
+
+import dataclasses
+import fnmatch
+import os
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+from zoo.errors import ZooError, unknown_name
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass
+class DataBundle:
+    """Train/validation/test splits and what a model needs to know of them.
+
+    Attributes:
+        train, validation, test: Unbatched datasets of `(x, y)` (or `x` alone
+            for unsupervised data) already preprocessed for the model.
+        input_shape: Shape of one `x` as the model receives it.
+        num_classes: Number of classes, or None for regression/forecasting
+            and unsupervised data.
+        class_names: Names of the classes in label order, or None.
+        task: "binary", "multiclass", "regression", "forecast" or
+            "reconstruction".
+        preprocessor: A Keras layer mapping raw inputs (rows, strings, images)
+            to model inputs. Applied in the pipeline for training speed and
+            prepended to the model at export, so a saved model takes raw data.
+            None when the model already takes raw inputs.
+        raw_inputs: `raw_inputs() -> keras.Input or dict of them`, the inputs
+            of the exported model. Needed when `preprocessor` is set.
+        class_weight: `{class: weight}` for imbalanced targets, or None.
+        info: JSON-able facts for config.json and the report (source, sizes,
+            detected columns, what was detected and how).
+        extras: Objects that families or evaluation need (scalers, factors).
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    input_shape: tuple
+    num_classes: int | None
+    class_names: list | None = None
+    task: str = "multiclass"
+    preprocessor: Any = None
+    raw_inputs: Callable | None = None
+    class_weight: dict | None = None
+    info: dict = dataclasses.field(default_factory=dict)
+    extras: dict = dataclasses.field(default_factory=dict)
+
+    def batches(
+        self, split, batch_size, *, shuffle=None, seed=None, drop_remainder=False
+    ):
+        """Batched, prefetched dataset for a split; the train split shuffles."""
+        dataset = getattr(self, split)
+        if shuffle is None:
+            shuffle = split == "train"
+        if shuffle:
+            size = self.info.get(f"{split}_size") or 10_000
+            dataset = dataset.shuffle(
+                min(int(size), 50_000), seed=seed, reshuffle_each_iteration=True
+            )
+        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(
+            AUTOTUNE
+        )
+
+    def map(self, fn):
+        """Returns a copy whose three splits are mapped by `fn(x, y)`."""
+        return dataclasses.replace(
+            self,
+            train=self.train.map(fn, num_parallel_calls=AUTOTUNE),
+            validation=self.validation.map(fn, num_parallel_calls=AUTOTUNE),
+            test=self.test.map(fn, num_parallel_calls=AUTOTUNE),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    kind: str
+    loader: Callable
+    description: str = ""
+
+
+_DATASETS: dict[tuple[str, str], DatasetEntry] = {}
+_FILE_LOADERS: dict[str, Callable] = {}
+
+
+def register_dataset(name, *, kind, description=""):
+    """Registers an embedded (or downloadable) dataset loader for a data kind.
+
+    The loader is called as `loader(**options) -> DataBundle`.
+    """
+
+    def decorator(loader):
+        key = (kind, name)
+        if key in _DATASETS:
+            raise ZooError(f"Dataset {name!r} of kind {kind!r} is already registered.")
+        doc = (loader.__doc__ or "").strip().splitlines()
+        _DATASETS[key] = DatasetEntry(
+            name, kind, loader, description or (doc[0] if doc else "")
+        )
+        return loader
+
+    return decorator
+
+
+def register_file_loader(kind):
+    """Registers `loader(path, **options) -> DataBundle` for a data kind."""
+
+    def decorator(loader):
+        if kind in _FILE_LOADERS:
+            raise ZooError(f"A file loader for {kind!r} is already registered.")
+        _FILE_LOADERS[kind] = loader
+        return loader
+
+    return decorator
+
+
+def _ensure_loaded():
+    import datasets.sources  # noqa: F401
+
+
+def list_datasets(pattern="*", kind=None):
+    """`DatasetEntry`s of registered datasets, sorted by kind and name."""
+    _ensure_loaded()
+    return sorted(
+        (
+            e
+            for e in _DATASETS.values()
+            if fnmatch.fnmatch(e.name, pattern) and (kind is None or e.kind == kind)
+        ),
+        key=lambda e: (e.kind, e.name),
+    )
+
+
+def looks_like_path(source):
+    source = os.fspath(source)
+    return (
+        os.sep in source
+        or "/" in source
+        or os.path.splitext(source)[1] != ""
+        or os.path.exists(source)
+    )
+
+
+def load_data(source, *, kind, **options):
+    """Loads a dataset by embedded name or file/folder path.
+
+    Args:
+        source: An embedded dataset name (`zoo datasets` lists them) or a path
+            to a file or folder.
+        kind: The data kind the model family consumes ("tabular", "image",
+            "text", "timeseries", "vae_image").
+        **options: Loader options (target, features, seed, image_size, ...);
+            `None` values are dropped.
+
+    Returns:
+        A `DataBundle`.
+    """
+    _ensure_loaded()
+    options = {k: v for k, v in options.items() if v is not None}
+    source_text = os.fspath(source)
+    if (kind, source_text) in _DATASETS and not os.path.exists(source_text):
+        loader = _DATASETS[(kind, source_text)].loader
+        bundle = _call_loader(loader, options, source_text)
+        bundle.info.setdefault("source", source_text)
+        return bundle
+    if looks_like_path(source_text):
+        if not os.path.exists(source_text):
+            raise ZooError(
+                f"Data file or folder {source_text!r} does not exist. "
+                "Check the path, or give an embedded dataset name (see `zoo datasets`)."
+            )
+        if kind not in _FILE_LOADERS:
+            raise ZooError(f"Models of data kind {kind!r} cannot load files yet.")
+        bundle = _call_loader(
+            _FILE_LOADERS[kind], options, source_text, path=source_text
+        )
+        bundle.info.setdefault("source", os.path.abspath(source_text))
+        return bundle
+    names = [name for (k, name) in _DATASETS if k == kind]
+    raise unknown_name(f"{kind} dataset", source_text, names)
+
+
+def _call_loader(loader, options, source, path=None):
+    import inspect
+
+    params = inspect.signature(loader).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            accepted = sorted(n for n in params if n != "path")
+            raise ZooError(
+                f"Data option(s) {', '.join(unknown)} do not apply to {source!r}. "
+                f"Options it takes: {', '.join(accepted) or 'none'}."
+            )
+    if path is not None:
+        return loader(path, **options)
+    return loader(**options)

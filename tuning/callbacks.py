@@ -1,0 +1,331 @@
+"""The callback suite: fresh, deep-copyable callback lists for runs and trials.
+
+`make_callbacks(run_dir, CallbackOptions(...))` returns TensorBoard, the
+best-model checkpoint, early stopping, learning-rate control, NaN guards and
+`AtomicBackupAndRestore`, which also keeps `history.csv` whole across kills.
+"""
+
+import csv
+import dataclasses
+import io
+import math
+import os
+
+import keras
+import numpy as np
+
+from tuning.io import atomic_path, read_json, write_json, write_text
+from zoo.errors import ConfigError
+
+
+@dataclasses.dataclass
+class CallbackOptions:
+    """Which callbacks a run gets. Every field is a `zoo train` option.
+
+    Attributes:
+        monitor: Metric that drives checkpoints, early stopping and LR decay.
+        mode: "min", "max" or "auto" (max for accuracy/auc/f1, else min).
+        early_stopping_patience: Epochs without improvement before stopping;
+            0 turns early stopping off.
+        reduce_lr_patience: Epochs without improvement before the learning
+            rate is halved; 0 turns it off.
+        lr_schedule: None, "step:FACTOR:EVERY" (e.g. "step:0.95:3" is -5%
+            every 3 epochs) or "cosine:WARMUP" (cosine decay after WARMUP
+            linear warm-up epochs).
+        tensorboard: Write TensorBoard logs into `run_dir/logs`.
+        histogram_freq: Weight histograms every N epochs (0: none).
+        checkpoint: Keep the best model in `run_dir/checkpoints/best.keras`.
+        backup: Back up every epoch so `--resume` continues a killed run.
+        terminate_on_nan: Stop when the loss or any weight becomes NaN/inf.
+    """
+
+    monitor: str = "val_loss"
+    mode: str = "auto"
+    early_stopping_patience: int = 10
+    reduce_lr_patience: int = 0
+    lr_schedule: str | None = None
+    tensorboard: bool = True
+    histogram_freq: int = 0
+    checkpoint: bool = True
+    backup: bool = True
+    terminate_on_nan: bool = True
+
+
+def monitor_mode(monitor, mode="auto"):
+    if mode in ("min", "max"):
+        return mode
+    name = monitor.removeprefix("val_").removeprefix("test_")
+    if any(key in name for key in ("acc", "auc", "f1", "precision", "recall")):
+        return "max"
+    return "min"
+
+
+class TerminateOnNaNWeights(keras.callbacks.Callback):
+    """Stops training when the loss or any weight is NaN or infinite.
+
+    `keras.callbacks.TerminateOnNaN` only looks at the loss; a diverging
+    model can carry NaN weights a batch before its loss shows it.
+    """
+
+    def __init__(self, check_weights_every=1):
+        super().__init__()
+        self.check_weights_every = check_weights_every
+        self.reason = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.reason = f"loss became {float(loss)} at batch {batch}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.check_weights_every and (epoch + 1) % self.check_weights_every == 0:
+            for weight in self.model.weights:
+                value = keras.ops.convert_to_numpy(weight.value)
+                if np.issubdtype(value.dtype, np.floating) and not np.all(
+                    np.isfinite(value)
+                ):
+                    self.reason = (
+                        f"weight {weight.path} became non-finite at epoch {epoch}"
+                    )
+                    self.model.stop_training = True
+                    return
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the best epoch's weights, written atomically, best value on disk.
+
+    Like `ModelCheckpoint(save_best_only=True, save_weights_only=True)`, but
+    a kill never leaves a torn file, and the best score so far is kept in a
+    JSON beside the weights, so a resumed run does not overwrite a better
+    checkpoint with a worse one.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", mode="auto"):
+        super().__init__()
+        self.filepath = filepath
+        self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
+        self._record_path = filepath + ".json"
+
+    def _better(self, value, best):
+        if best is None:
+            return True
+        return value < best if self.mode == "min" else value > best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        record = read_json(self._record_path, default={}) or {}
+        if self._better(float(value), record.get("best")):
+            with atomic_path(self.filepath) as temporary:
+                self.model.save_weights(temporary)
+            write_json(
+                self._record_path,
+                {"best": float(value), "epoch": epoch, "monitor": self.monitor},
+            )
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backups survive a kill at any instant.
+
+    Keras's version rewrites `training_metadata.json` in place, so a kill
+    during that write leaves a file that breaks the next start, and the
+    weights and metadata can disagree. Here each epoch's weights (with the
+    optimizer state) go to a new file, then one small JSON record naming that
+    file, the epoch and the history so far is renamed into place: the commit.
+    The history is rewritten from that record, so `history.csv` never counts
+    an epoch twice.
+
+    Args:
+        backup_dir: Folder for the backups.
+        history_path: Where to write the history CSV, or None.
+    """
+
+    def __init__(self, backup_dir, history_path=None):
+        super().__init__(
+            backup_dir,
+            save_freq="epoch",
+            delete_checkpoint=False,
+            double_checkpoint=False,
+        )
+        self.history_path = history_path
+        self._state_path = os.path.join(backup_dir, "state.json")
+        self._rows = []
+
+    @property
+    def state(self):
+        return read_json(self._state_path, default=None)
+
+    def on_train_begin(self, logs=None):
+        state = self.state
+        self._rows = []
+        if state is None:
+            return
+        weights = os.path.join(self.backup_dir, state["weights"])
+        if not self.model.built:
+            raise ValueError("Build the model before fit() when resuming.")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = int(state["epoch"])
+        self._current_epoch = int(state["epoch"])
+        self._rows = list(state.get("history", []))
+        self._write_history()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        row = {"epoch": epoch}
+        for key, value in (logs or {}).items():
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        if "learning_rate" not in row and self.model.optimizer is not None:
+            try:
+                row["learning_rate"] = float(
+                    keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+                )
+            except (TypeError, ValueError, AttributeError):
+                pass
+        self._rows.append(row)
+        self._save_model()
+
+    def on_train_end(self, logs=None):
+        pass  # Keep the backup: the runner removes it once outputs are written.
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        with atomic_path(os.path.join(self.backup_dir, name)) as temporary:
+            self.model.save_weights(temporary)
+        previous = self.state
+        write_json(
+            self._state_path,
+            {"epoch": self._current_epoch, "weights": name, "history": self._rows},
+        )
+        if previous and previous.get("weights") != name:
+            try:
+                os.remove(os.path.join(self.backup_dir, previous["weights"]))
+            except FileNotFoundError:
+                pass
+        self._write_history()
+
+    def _write_history(self):
+        if self.history_path:
+            write_text(self.history_path, history_to_csv(self._rows))
+
+
+def history_to_csv(rows):
+    keys = ["epoch"]
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def parse_lr_schedule(spec, base_learning_rate, epochs):
+    """A `LearningRateScheduler` function from "step:F:N" or "cosine:W"."""
+    if not spec:
+        return None
+    kind, _, rest = str(spec).partition(":")
+    parts = [p for p in rest.split(":") if p]
+    try:
+        if kind == "step":
+            factor = float(parts[0]) if parts else 0.95
+            every = int(parts[1]) if len(parts) > 1 else 3
+            if not 0 < factor <= 1 or every < 1:
+                raise ValueError
+            return lambda epoch, lr: base_learning_rate * factor ** (epoch // every)
+        if kind == "cosine":
+            warmup = int(parts[0]) if parts else 0
+            total = max(int(epochs), warmup + 1)
+
+            def cosine(epoch, lr):
+                if epoch < warmup:
+                    return base_learning_rate * (epoch + 1) / warmup
+                progress = (epoch - warmup) / max(1, total - warmup)
+                return base_learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+
+            return cosine
+    except (ValueError, IndexError):
+        pass
+    raise ConfigError(
+        f"Cannot read lr_schedule {spec!r}: use 'step:0.95:3' (x0.95 every 3 epochs) "
+        "or 'cosine:2' (cosine decay after 2 warm-up epochs)."
+    )
+
+
+def make_callbacks(
+    run_dir, options=None, *, learning_rate=None, epochs=None, has_validation=True
+):
+    """A fresh list of callbacks for one run or trial.
+
+    Args:
+        run_dir: The run folder; logs go to `logs/`, checkpoints to
+            `checkpoints/`, backups to `backup/`, history to `history.csv`.
+        options: A `CallbackOptions`.
+        learning_rate: The base learning rate, for `lr_schedule`.
+        epochs: Planned epochs, for the cosine schedule.
+        has_validation: Whether `val_*` metrics exist.
+    """
+    options = options or CallbackOptions()
+    monitor = options.monitor
+    if not has_validation and monitor.startswith("val_"):
+        monitor = monitor.removeprefix("val_")
+    mode = monitor_mode(monitor, options.mode)
+    callbacks = []
+    if options.terminate_on_nan:
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+        callbacks.append(TerminateOnNaNWeights())
+    schedule = parse_lr_schedule(
+        options.lr_schedule, learning_rate or 1e-3, epochs or 1
+    )
+    if schedule is not None:
+        callbacks.append(keras.callbacks.LearningRateScheduler(schedule))
+    if options.reduce_lr_patience:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                mode=mode,
+                factor=0.5,
+                patience=options.reduce_lr_patience,
+            )
+        )
+    if options.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=mode,
+                patience=options.early_stopping_patience,
+                restore_best_weights=False,
+            )
+        )
+    if options.checkpoint:
+        callbacks.append(
+            BestCheckpoint(
+                os.path.join(run_dir, "checkpoints", "best.weights.h5"), monitor, mode
+            )
+        )
+    if options.tensorboard:
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                log_dir=os.path.join(run_dir, "logs"),
+                histogram_freq=options.histogram_freq,
+                write_graph=False,
+            )
+        )
+    if options.backup:
+        # Last, so the epoch it commits has been seen by every other callback.
+        callbacks.append(
+            AtomicBackupAndRestore(
+                os.path.join(run_dir, "backup"),
+                history_path=os.path.join(run_dir, "history.csv"),
+            )
+        )
+    return callbacks

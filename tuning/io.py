@@ -1,0 +1,81 @@
+"""Atomic file writes: a kill never leaves a half-written file behind."""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path`; renames it over `path` on success."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.basename(path)
+    stem, extension = os.path.splitext(base)
+    if base.endswith(".weights.h5"):
+        stem, extension = base[: -len(".weights.h5")], ".weights.h5"
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{stem}.", suffix=f".tmp{extension}", dir=directory
+    )
+    os.close(handle)
+    try:
+        yield temporary
+        _fsync(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _fsync(path):
+    try:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    except OSError:
+        pass
+
+
+def write_text(path, text):
+    with (
+        atomic_path(path) as temporary,
+        open(temporary, "w", encoding="utf-8") as handle,
+    ):
+        handle.write(text)
+
+
+def write_json(path, data):
+    write_text(
+        path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    )
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return default
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | tuple):
+        return list(value)
+    return str(value)
+
+
+def write_frame_csv(path, frame):
+    """Writes a pandas DataFrame as CSV atomically."""
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
+
+
+def save_model(model, path):
+    """Saves a Keras model (`.keras`) atomically."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)

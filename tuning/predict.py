@@ -1,0 +1,156 @@
+"""`predict()`: a saved run's model on raw rows, strings or image files."""
+
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tuning.io import read_json
+from zoo.errors import DataError, ZooError
+
+# data kind -> function(inputs: list[str], record: dict) -> model inputs
+INPUT_READERS = {}
+
+
+def register_input_reader(kind):
+    def decorator(fn):
+        INPUT_READERS[kind] = fn
+        return fn
+
+    return decorator
+
+
+def load_run(run_dir, *, safe_mode=True):
+    """Loads `config.json` and `model.keras` from a run (or `best/`) folder.
+
+    `safe_mode=True` refuses `.keras` files that would run arbitrary code
+    (lambdas); pass `safe_mode=False` only for files you trust.
+    """
+    run_dir = os.fspath(run_dir)
+    if os.path.isdir(os.path.join(run_dir, "best")) and not os.path.exists(
+        os.path.join(run_dir, "model.keras")
+    ):
+        run_dir = os.path.join(run_dir, "best")
+    record = read_json(os.path.join(run_dir, "config.json"))
+    path = os.path.join(run_dir, "model.keras")
+    if record is None or not os.path.exists(path):
+        raise ZooError(
+            f"{run_dir} holds no finished run (config.json and model.keras); train one with `zoo train`."
+        )
+    import zoo.families  # noqa: F401  Registers the zoo's layers.
+
+    try:
+        model = keras.saving.load_model(path, safe_mode=safe_mode)
+    except ValueError as error:
+        if "safe_mode" in str(error) or "lambda" in str(error).lower():
+            raise ZooError(
+                f"{path} holds code that safe mode will not run; load it with safe_mode=False "
+                "(--unsafe) only if you trust where it came from."
+            ) from None
+        raise
+    return record, model
+
+
+@register_input_reader("tabular")
+def read_tabular(inputs, record):
+    from datasets.tabular import read_table, rows_to_inputs
+
+    columns = record.get("data_info", {})
+    raw_columns = {c: "numeric" for c in columns.get("numeric_columns", [])}
+    raw_columns.update(
+        {c: "categorical" for c in columns.get("categorical_columns", [])}
+    )
+    frames = []
+    for item in inputs:
+        if os.path.exists(item):
+            frames.append(
+                read_table(item) if os.path.getsize(item) else read_table(item)
+            )
+        else:
+            pairs = [p for p in item.split(",") if p.strip()]
+            row = {}
+            for pair in pairs:
+                if "=" not in pair:
+                    raise DataError(
+                        f"Cannot read row {item!r}: give a CSV file or column=value pairs."
+                    )
+                key, _, value = pair.partition("=")
+                row[key.strip()] = value.strip()
+            frames.append(pd.DataFrame([row]))
+    frame = pd.concat(frames, ignore_index=True)
+    return rows_to_inputs(frame, dict(sorted(raw_columns.items())))
+
+
+@register_input_reader("text")
+def read_text(inputs, record):
+    texts = []
+    for item in inputs:
+        if os.path.isfile(item) and item.endswith(".txt"):
+            with open(item, encoding="utf-8", errors="replace") as handle:
+                texts += [line.rstrip("\n") for line in handle if line.strip()]
+        else:
+            texts.append(item)
+    return tf.constant(texts)
+
+
+@register_input_reader("image")
+def read_images(inputs, record):
+    from datasets.images import load_image_files
+
+    info = record.get("data_info", {})
+    return load_image_files(
+        inputs, image_size=info.get("image_size"), channels=info.get("channels")
+    )
+
+
+def predict(run_dir, inputs, *, safe_mode=True):
+    """Predicts with a finished run's model.
+
+    Args:
+        run_dir: A `zoo train` run folder or a `zoo tune` folder (uses `best/`).
+        inputs: Raw inputs as strings: CSV paths or `col=value,...` rows for
+            tabular models, texts (or .txt files) for text models, image paths
+            for image models.
+        safe_mode: See `load_run`.
+
+    Returns:
+        A DataFrame: one row per input with the predicted class and its
+        probability (classification) or the predicted value(s).
+    """
+    record, model = load_run(run_dir, safe_mode=safe_mode)
+    kind = record.get("data_kind", "tabular")
+    if kind not in INPUT_READERS:
+        raise ZooError(
+            f"`zoo predict` cannot read raw inputs for {kind} models; use the Python API."
+        )
+    if not inputs:
+        raise ZooError("Give at least one input to predict on.")
+    x = INPUT_READERS[kind](list(inputs), record)
+    outputs = np.asarray(model.predict(x, verbose=0))
+    return describe_predictions(outputs, record, inputs)
+
+
+def describe_predictions(outputs, record, inputs):
+    names = record.get("class_names")
+    num_classes = record.get("num_classes")
+    count = outputs.shape[0]
+    labels = list(inputs) if len(inputs) == count else [str(i) for i in range(count)]
+    if num_classes:
+        if outputs.shape[-1] == 1:
+            positive = outputs[:, 0]
+            index = (positive >= 0.5).astype(int)
+            probability = np.where(index == 1, positive, 1 - positive)
+        else:
+            index = outputs.argmax(axis=-1)
+            probability = outputs.max(axis=-1)
+        classes = [names[i] if names else str(i) for i in index]
+        return pd.DataFrame(
+            {"input": labels, "class": classes, "probability": probability.round(4)}
+        )
+    flat = outputs.reshape(count, -1)
+    frame = pd.DataFrame({"input": labels})
+    for j in range(flat.shape[1]):
+        frame[f"prediction_{j}" if flat.shape[1] > 1 else "prediction"] = flat[:, j]
+    return frame

@@ -1,0 +1,311 @@
+"""`train()`: one model on one dataset, into a run folder that survives kills.
+
+A run folder holds `config.json`, `history.csv`, `metrics.json`,
+`model.keras` (preprocessing + model: takes raw rows, strings or images),
+`logs/` (TensorBoard), `plots/` and, while training, `backup/`.
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+
+from datasets.base import load_data
+from tuning.callbacks import CallbackOptions, make_callbacks
+from tuning.io import read_json, save_model, write_json
+from tuning.plots import plot_history
+from zoo.config import config_to_dict
+from zoo.errors import ConfigError, ZooError
+from zoo.registry import build_from_config, resolve_config
+
+MIN_FREE_BYTES = 200 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train()` returns.
+
+    Attributes:
+        run_dir: The run folder.
+        model: The exported model (takes raw inputs).
+        metrics: Test metrics, as written to `metrics.json`.
+        history: One dict per epoch, as in `history.csv`.
+        config: The family config used.
+    """
+
+    run_dir: str
+    model: keras.Model
+    metrics: dict
+    history: list
+    config: object
+
+
+def check_run_dir(run_dir):
+    """Creates the run folder or raises `ZooError` if it cannot be written."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write-test")
+        with open(probe, "w") as handle:
+            handle.write("ok")
+        os.remove(probe)
+    except OSError as error:
+        raise ZooError(
+            f"Cannot write to run folder {run_dir} ({error.strerror}); choose a writable --run-dir."
+        ) from None
+    free = shutil.disk_usage(run_dir).free
+    if free < MIN_FREE_BYTES:
+        raise ZooError(
+            f"Only {free // (1024 * 1024)} MiB free where {run_dir} lives; free some space "
+            "or choose another --run-dir."
+        )
+
+
+def _positive(name, value):
+    if value is not None and (
+        not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1
+    ):
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
+    """Resolves the family and config and loads the data for a model name.
+
+    Returns `(family, config, bundle)`; the bundle has been adapted by the
+    family (vocabularies fitted on the training split).
+    """
+    family, config = resolve_config(model, **(overrides or {}))
+    options = dict(family.data_options(config)) if family.data_options else {}
+    options.update({k: v for k, v in (data_options or {}).items() if v is not None})
+    bundle = load_data(
+        data or family.default_data, kind=family.data_kind, seed=seed, **options
+    )
+    if family.adapt is not None:
+        bundle = family.adapt(config, bundle)
+    return family, config, bundle
+
+
+def export_model(model, bundle):
+    """Prepends the bundle's preprocessor, so the model takes raw inputs."""
+    if bundle.preprocessor is None:
+        return model
+    raw = bundle.raw_inputs()
+    return keras.Model(
+        raw, model(bundle.preprocessor(raw)), name=f"{model.name}_export"
+    )
+
+
+def evaluate_model(model, family, config, bundle, batch_size, run_dir):
+    """Test metrics named as Keras names them, with a `test_` prefix."""
+    results = model.evaluate(
+        bundle.batches("test", batch_size), return_dict=True, verbose=0
+    )
+    metrics = {f"test_{k}": float(v) for k, v in results.items()}
+    if family.evaluate is not None:
+        metrics.update(family.evaluate(model, config, bundle, run_dir) or {})
+    return metrics
+
+
+def fit_model(
+    model, family, config, bundle, *, epochs, batch_size, callbacks, seed=0, verbose=1
+):
+    train_batches = bundle.batches("train", batch_size, seed=seed)
+    validation_batches = bundle.batches("validation", batch_size)
+    if family.fit is not None:
+        return family.fit(
+            model,
+            config,
+            train_batches,
+            validation_data=validation_batches,
+            epochs=epochs,
+            callbacks=callbacks,
+            class_weight=bundle.class_weight,
+            verbose=verbose,
+        )
+    history = model.fit(
+        train_batches,
+        validation_data=validation_batches,
+        epochs=epochs,
+        callbacks=callbacks,
+        class_weight=bundle.class_weight,
+        verbose=verbose,
+    )
+    return history.history
+
+
+def train(
+    model,
+    data=None,
+    *,
+    run_dir,
+    epochs=None,
+    batch_size=None,
+    overrides=None,
+    data_options=None,
+    callbacks=None,
+    resume=False,
+    seed=0,
+    verbose=1,
+):
+    """Trains a registered model on a dataset and writes a run folder.
+
+    Args:
+        model: Registered model or family name (`zoo list`).
+        data: Embedded dataset name (`zoo datasets`) or a file/folder path;
+            the family's default dataset when None.
+        run_dir: Output folder.
+        epochs: Epochs (the family's default when None).
+        batch_size: Batch size (the family's default when None).
+        overrides: Config fields to change, e.g. `{"dropout_rate": 0.2}`.
+        data_options: Loader options, e.g. `{"target": "survived"}`.
+        callbacks: A `CallbackOptions`.
+        resume: Continue a killed run in `run_dir` from its last epoch.
+        seed: Seeds the split, the shuffling and the initial weights.
+        verbose: Keras verbosity.
+
+    Returns:
+        A `TrainResult`.
+
+    Example:
+    >>> result = train("mlp_small", "breast_cancer", run_dir="runs/mlp", epochs=5)
+    >>> result.metrics["test_accuracy"] > 0.9
+    True
+    """
+    run_dir = os.fspath(run_dir)
+    config_path = os.path.join(run_dir, "config.json")
+    saved = read_json(config_path) if os.path.isdir(run_dir) else None
+    if saved is not None and not resume:
+        raise ZooError(
+            f"{run_dir} already holds a run ({saved.get('status', 'unknown')}); "
+            "pass --resume to continue it, or choose a new --run-dir."
+        )
+    if resume and saved is not None:
+        if saved.get("status") == "complete":
+            raise ZooError(
+                f"The run in {run_dir} is already complete; choose a new --run-dir to train again."
+            )
+        model = saved["model"]
+        data = saved["data"]
+        overrides = saved["overrides"]
+        data_options = saved["data_options"]
+        seed = saved["seed"]
+        batch_size = saved["batch_size"]
+        epochs = epochs or saved["epochs"]
+        callbacks = CallbackOptions(**saved["callbacks"])
+    check_run_dir(run_dir)
+    _positive("epochs", epochs)
+    _positive("batch_size", batch_size)
+    callbacks = callbacks or CallbackOptions()
+
+    keras.utils.set_random_seed(seed)
+    family, config, bundle = prepare(
+        model, data, overrides=overrides, data_options=data_options, seed=seed
+    )
+    epochs = epochs or family.epochs
+    batch_size = batch_size or family.batch_size
+    record = {
+        "status": "running",
+        "model": model,
+        "family": family.name,
+        "data": data or family.default_data,
+        "data_kind": family.data_kind,
+        "overrides": overrides or {},
+        "data_options": data_options or {},
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "callbacks": dataclasses.asdict(callbacks),
+        "config": config_to_dict(config),
+        "task": bundle.task,
+        "num_classes": bundle.num_classes,
+        "class_names": bundle.class_names,
+        "input_shape": list(bundle.input_shape),
+        "data_info": bundle.info,
+        "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
+    }
+    write_json(config_path, record)
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    network = build_from_config(
+        family, config, input_shape=bundle.input_shape, num_classes=bundle.num_classes
+    )
+    steps_per_epoch = max(
+        1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
+    )
+    family.compile(
+        network,
+        config,
+        num_classes=bundle.num_classes,
+        total_steps=steps_per_epoch * epochs,
+    )
+    callback_list = make_callbacks(
+        run_dir,
+        callbacks,
+        learning_rate=getattr(config, "learning_rate", None),
+        epochs=epochs,
+    )
+    started = time.perf_counter()
+    fit_model(
+        network,
+        family,
+        config,
+        bundle,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=callback_list,
+        seed=seed,
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - started
+    nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
+
+    best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
+    restored_best = False
+    if callbacks.checkpoint and os.path.exists(best):
+        try:
+            network.load_weights(best)
+            restored_best = True
+        except (OSError, ValueError):
+            restored_best = False
+
+    metrics = evaluate_model(network, family, config, bundle, batch_size, run_dir)
+    metrics["train_seconds"] = round(train_seconds, 3)
+    metrics["restored_best_epoch"] = restored_best
+    if nan_guard:
+        metrics["stopped_early_reason"] = nan_guard[0].reason
+    history = _read_history(run_dir)
+    exported = export_model(network, bundle)
+    save_model(exported, os.path.join(run_dir, "model.keras"))
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    plot_history(history, run_dir, title=model)
+    record["status"] = "complete"
+    record["epochs_run"] = len(history)
+    write_json(config_path, record)
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    return TrainResult(
+        run_dir=run_dir, model=exported, metrics=metrics, history=history, config=config
+    )
+
+
+def _read_history(run_dir):
+    import csv
+
+    path = os.path.join(run_dir, "history.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as handle:
+        rows = []
+        for row in csv.DictReader(handle):
+            rows.append(
+                {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+            )
+        return rows
+
+
+def _tf_version():
+    import tensorflow as tf
+
+    return tf.__version__

@@ -1,0 +1,190 @@
+"""The model registry: families, their registered variants, `create_model`.
+
+A *family* (mlp, cnn, lstm, ...) knows how to build a model from its config
+dataclass. A *variant* (mlp_small, cnn_lenet5, ...) is a registered function
+that returns a config of its family, as in timm:
+
+    @register_model(family="mlp")
+    def mlp_small():
+        return MLPConfig(hidden_units=(64, 32))
+
+    model = create_model("mlp_small", input_shape=(30,), num_classes=2)
+"""
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+from zoo.config import apply_overrides
+from zoo.errors import ConfigError, ZooError, unknown_name
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """How a model family plugs into training and tuning.
+
+    Attributes:
+        name: Family name ("mlp").
+        config_class: Its config dataclass, a subclass of `BaseConfig`.
+        build: `build(config, *, input_shape, num_classes) -> keras.Model`.
+        compile: `compile(model, config, *, num_classes, total_steps)`: the
+            family's default compile recipe.
+        data_kind: Which dataset loader its data goes through: "tabular",
+            "image", "text", "timeseries" or "vae_image".
+        default_data: Embedded dataset used when the user names none.
+        data_options: `data_options(config) -> dict` of loader options that
+            the config implies (image size, channels...), or None.
+        adapt: `adapt(config, bundle) -> bundle`: fits model-side
+            preprocessing (a vocabulary...) on the training split, or None.
+        fit: `fit(model, config, train, *, validation_data, epochs,
+            callbacks, **kwargs) -> dict` for families that train in phases,
+            or None for plain `model.fit`.
+        evaluate: `evaluate(model, config, bundle, run_dir) -> dict` of extra
+            test metrics and artefacts (pictures, baselines), or None.
+        epochs, batch_size: Training defaults when the user gives none.
+    """
+
+    name: str
+    config_class: type
+    build: Callable
+    compile: Callable
+    data_kind: str = "tabular"
+    default_data: str | None = None
+    data_options: Callable | None = None
+    adapt: Callable | None = None
+    fit: Callable | None = None
+    evaluate: Callable | None = None
+    epochs: int = 20
+    batch_size: int = 32
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    family: str
+    make_config: Callable[[], Any]
+    tiny: bool = False
+    description: str = ""
+
+
+_FAMILIES: dict[str, Family] = {}
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_family(family):
+    """Registers a `Family`. Registering a name twice is an error."""
+    if family.name in _FAMILIES:
+        raise ZooError(f"Model family {family.name!r} is already registered.")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def register_model(fn=None, *, family, name=None, tiny=False):
+    """Registers a variant: a function returning its family's config.
+
+    Usable as `@register_model(family="mlp")`. The variant's name is the
+    function's name unless `name` is given. `tiny=True` marks the small
+    variants that the shared tests build.
+    """
+
+    def decorator(make_config):
+        model_name = name or make_config.__name__
+        if model_name in _MODELS:
+            raise ZooError(f"Model {model_name!r} is already registered.")
+        if family not in _FAMILIES:
+            raise ZooError(f"Register family {family!r} before its model variants.")
+        doc = (make_config.__doc__ or "").strip().splitlines()
+        _MODELS[model_name] = ModelEntry(
+            name=model_name,
+            family=family,
+            make_config=make_config,
+            tiny=tiny,
+            description=doc[0] if doc else "",
+        )
+        return make_config
+
+    return decorator(fn) if fn is not None else decorator
+
+
+def _ensure_loaded():
+    # Importing the package registers every family module.
+    import zoo.families  # noqa: F401
+
+
+def list_models(pattern="*", *, tiny=None):
+    """Names of registered models matching a glob pattern, e.g. "vgg*".
+
+    Family names are models too: `create_model("mlp", ...)` builds the
+    family's default config.
+    """
+    _ensure_loaded()
+    names = set(_MODELS) | set(_FAMILIES)
+    if tiny is not None:
+        names = {n for n in names if n in _MODELS and _MODELS[n].tiny == tiny}
+    return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
+
+
+def list_families():
+    _ensure_loaded()
+    return sorted(_FAMILIES)
+
+
+def get_family(name):
+    _ensure_loaded()
+    if name in _FAMILIES:
+        return _FAMILIES[name]
+    if name in _MODELS:
+        return _FAMILIES[_MODELS[name].family]
+    raise unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
+
+
+def get_entry(name):
+    _ensure_loaded()
+    if name not in _MODELS:
+        raise unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
+    return _MODELS[name]
+
+
+def resolve_config(name, **overrides):
+    """Returns `(family, config)` for a model name with overrides applied."""
+    family = get_family(name)
+    if name in _MODELS:
+        config = _MODELS[name].make_config()
+    else:
+        config = family.config_class()
+    return family, apply_overrides(config, overrides)
+
+
+def create_model(name, *, input_shape, num_classes, **overrides):
+    """Builds a registered model.
+
+    Args:
+        name: A variant ("mlp_small") or family ("mlp") name.
+        input_shape: Shape of one example as the model receives it.
+        num_classes: Number of classes; 2 gives one sigmoid unit, more give a
+            softmax, `None` gives a regression output.
+        **overrides: Config fields to change; `None` values are ignored.
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Example:
+    >>> model = create_model("mlp_tiny", input_shape=(4,), num_classes=3)
+    >>> model.output_shape
+    (None, 3)
+    """
+    family, config = resolve_config(name, **overrides)
+    return build_from_config(
+        family, config, input_shape=input_shape, num_classes=num_classes
+    )
+
+
+def build_from_config(family, config, *, input_shape, num_classes):
+    if num_classes is not None and num_classes < 2:
+        raise ConfigError(
+            f"num_classes must be >= 2 for classification (got {num_classes}); "
+            "use None for regression."
+        )
+    return family.build(config, input_shape=tuple(input_shape), num_classes=num_classes)
