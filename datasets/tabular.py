@@ -1,7 +1,7 @@
 """Tabular data: CSV or Parquet files and scikit-learn's bundled tables.
 
 Columns are typed from the training split, preprocessing (missing values,
-normalisation, category lookup) is a Keras `FeatureSpace` adapted on the
+normalisation, category lookup) is Keras preprocessing layers fitted on the
 training split only, and it travels inside the saved model, which therefore
 takes raw rows.
 """
@@ -81,6 +81,13 @@ def read_table(path):
         )
     except csv.Error:
         delimiter = ","
+    # pandas renames a repeated header "a,a" to "a, a.1"; catch it first.
+    header = [c.strip() for c in next(csv.reader([lines[0]], delimiter=delimiter))]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(
+            f"{path} has duplicated column names: {', '.join(repeated)}; rename them."
+        )
     try:
         frame = pd.read_csv(
             path, sep=delimiter, encoding=encoding, skipinitialspace=True
@@ -379,25 +386,10 @@ def bundle_from_frame(
     for column, values in categorical.items():
         raw[column] = values.to_numpy(dtype=object).astype(str)
 
-    # Sorted, so the FeatureSpace inputs match the exported model's dict order.
-    feature_specs = {
-        column: keras.utils.FeatureSpace.float_normalized()
-        if column in numeric
-        else keras.utils.FeatureSpace.string_categorical(num_oov_indices=1)
-        for column in sorted(raw)
-    }
-    feature_space = keras.utils.FeatureSpace(
-        features=feature_specs, output_mode="concat"
-    )
-    train_raw = {c: _filled(raw[c][train_idx], medians.get(c)) for c in sorted(raw)}
-    feature_space.adapt(tf.data.Dataset.from_tensor_slices(train_raw).batch(1024))
-
-    fs_model = keras.Model(
-        feature_space.get_inputs(),
-        feature_space.get_encoded_features(),
-        name="feature_space",
-    )
-
+    # The same layers `keras.utils.FeatureSpace` assembles (Normalization,
+    # StringLookup one-hot, concatenation), but given their statistics
+    # directly: FeatureSpace.adapt makes one tf.data pass per column, which
+    # took 7 s for 11 columns here against milliseconds for pandas.
     def raw_inputs():
         return {
             c: keras.Input(
@@ -407,11 +399,35 @@ def bundle_from_frame(
         }
 
     inputs = raw_inputs()
-    filled = {
-        c: FillMissing(medians[c], name=f"fill_{_safe(c)}")(t) if c in numeric else t
-        for c, t in inputs.items()
-    }
-    preprocessor = keras.Model(inputs, fs_model(filled), name="tabular_preprocessor")
+    encoded = []
+    for column in sorted(raw):
+        name = _safe(column)
+        if column in numeric:
+            train_values = _filled(raw[column][train_idx], medians[column])
+            filled = FillMissing(medians[column], name=f"fill_{name}")(inputs[column])
+            encoded.append(
+                keras.layers.Normalization(
+                    mean=float(np.mean(train_values)),
+                    variance=float(np.var(train_values)),
+                    name=f"normalize_{name}",
+                )(filled)
+            )
+        else:
+            vocabulary = sorted(set(raw[column][train_idx].tolist()))
+            encoded.append(
+                keras.layers.StringLookup(
+                    vocabulary=vocabulary,
+                    num_oov_indices=1,
+                    output_mode="one_hot",
+                    name=f"lookup_{name}",
+                )(inputs[column])
+            )
+    merged = (
+        keras.layers.Concatenate(name="features")(encoded)
+        if len(encoded) > 1
+        else encoded[0]
+    )
+    preprocessor = keras.Model(inputs, merged, name="tabular_preprocessor")
 
     def encode(idx):
         rows = {c: tf.constant(raw[c][idx].reshape(-1, 1)) for c in sorted(raw)}

@@ -261,6 +261,51 @@ def parse_lr_schedule(spec, base_learning_rate, epochs):
     )
 
 
+class EpochLearningRateSchedule(keras.callbacks.Callback):
+    """Sets the learning rate at each epoch from an `lr_schedule` spec.
+
+    Unlike `LearningRateScheduler` with a fixed base, the base learning rate
+    defaults to the optimizer's own at the start of training, so each tuner
+    trial keeps its tuned learning rate as the base. The rate is also logged
+    as `learning_rate` in the epoch logs (and so in `history.csv`).
+
+    Args:
+        spec: "step:FACTOR:EVERY" or "cosine:WARMUP" (see `parse_lr_schedule`).
+        epochs: Planned epochs (for the cosine schedule).
+        base_learning_rate: The base rate, or None for the optimizer's.
+    """
+
+    def __init__(self, spec, *, epochs, base_learning_rate=None):
+        super().__init__()
+        self.spec = spec
+        self.epochs = epochs
+        self.base_learning_rate = base_learning_rate
+        self._schedule = None
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if isinstance(
+            optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule
+        ):
+            raise ConfigError(
+                "This model's optimizer already follows a learning-rate schedule; "
+                "drop lr_schedule (--lr-schedule)."
+            )
+        base = self.base_learning_rate
+        if base is None:
+            base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        self._schedule = parse_lr_schedule(self.spec, base, self.epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = float(self._schedule(epoch, None))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            )
+
+
 def make_callbacks(
     run_dir, options=None, *, learning_rate=None, epochs=None, has_validation=True
 ):
@@ -283,11 +328,15 @@ def make_callbacks(
     if options.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
         callbacks.append(TerminateOnNaNWeights())
-    schedule = parse_lr_schedule(
-        options.lr_schedule, learning_rate or 1e-3, epochs or 1
-    )
-    if schedule is not None:
-        callbacks.append(keras.callbacks.LearningRateScheduler(schedule))
+    if options.lr_schedule:
+        parse_lr_schedule(options.lr_schedule, 1.0, epochs or 1)  # Fails early.
+        callbacks.append(
+            EpochLearningRateSchedule(
+                options.lr_schedule,
+                epochs=epochs or 1,
+                base_learning_rate=learning_rate,
+            )
+        )
     if options.reduce_lr_patience:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(

@@ -5,6 +5,8 @@ import json
 import os
 import tempfile
 
+from zoo.errors import ZooError
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -52,11 +54,18 @@ def write_json(path, data):
 
 
 def read_json(path, default=None):
+    """The JSON in `path`, `default` if it is missing, `ZooError` if corrupt."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except FileNotFoundError:
         return default
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        # Our own writes are atomic, so this is damage from outside the zoo.
+        raise ZooError(
+            f"{path} is corrupt ({getattr(error, 'msg', error)}); delete it "
+            "(or its run folder) and run again."
+        ) from None
 
 
 def _jsonable(value):

@@ -1,7 +1,7 @@
 """KerasTuner over any registered model: `ZooHyperModel` and `tune()`.
 
 `ZooHyperModel` is a plain `keras_tuner.HyperModel`, so a user's own tuner
-script can use it directly:
+script can use it directly (tested in tests/tuning/test_search.py):
 
     import keras_tuner as kt
     from tuning.search import ZooHyperModel
@@ -10,6 +10,25 @@ script can use it directly:
     tuner = kt.Hyperband(hypermodel, objective="val_auc", max_epochs=9,
                          directory="runs", project_name="hb")
     tuner.search()   # data comes from the hypermodel; epochs from Hyperband
+    best_model = tuner.get_best_models(1)[0]
+
+`tune()` (and `zoo tune`) adds what a plain tuner lacks:
+
+- the tuners here are KerasTuner's with two changes: each trial backs up every
+  epoch (a search killed with SIGKILL resumes with `resume=True`, the
+  interrupted trial from its last epoch) and writes `history.csv`;
+  `GridSearch` resumes where it stopped (keras-tuner 1.4.8's grid oracle does
+  not save its walk through the grid, so a reloaded grid search stopped at
+  once: keras-team/keras-tuner#1055) and `Hyperband` honours `max_trials`;
+- failed trials (an exception, NaN/inf loss) are recorded with their reason in
+  `results.csv` and never ranked;
+- `results.csv`, `best/` (model, metrics, test predictions) and `report.html`
+  are written atomically at the end;
+- distributed search: set `KERASTUNER_TUNER_ID` ("chief" for the oracle,
+  any other id for a worker), `KERASTUNER_ORACLE_IP` and
+  `KERASTUNER_ORACLE_PORT` (or use `zoo tune --distributed`), see
+  `tuning.distributed`. Workers share the run folder (one machine, or a
+  shared file system); the chief writes `results.csv` and `best/`.
 """
 
 import dataclasses
@@ -17,12 +36,14 @@ import json
 import math
 import os
 import shutil
+import warnings
 
 import keras
 import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from tuning import distributed
 from tuning.callbacks import (
     AtomicBackupAndRestore,
     CallbackOptions,
@@ -202,6 +223,12 @@ class _ZooTunerMixin:
     per-trial history files; everything else is KerasTuner's."""
 
     def run_trial(self, trial, *args, **kwargs):
+        # Which process ran the trial: shows how a distributed search shared
+        # trials out, and that none ran twice.
+        record_path = os.path.join(self.get_trial_dir(trial.trial_id), "worker.json")
+        runs = (read_json(record_path, default={}) or {}).get("runs", [])
+        runs.append({"tuner_id": self.tuner_id, "pid": os.getpid()})
+        write_json(record_path, {"tuner_id": self.tuner_id, "runs": runs})
         callbacks = list(kwargs.pop("callbacks", []))
         if self.executions_per_trial == 1:
             trial_dir = self.get_trial_dir(trial.trial_id)
@@ -230,11 +257,76 @@ class BayesianOptimization(_ZooTunerMixin, kt.BayesianOptimization):
 
 
 class Hyperband(_ZooTunerMixin, kt.Hyperband):
-    pass
+    """KerasTuner's Hyperband, stopping after `max_trials` trials if given."""
+
+    def __init__(self, hypermodel=None, *, max_trials=None, **kwargs):
+        super().__init__(hypermodel, **kwargs)
+        # HyperbandOracle takes no max_trials, but Oracle.create_trial honours it.
+        self.oracle.max_trials = max_trials
 
 
-class GridSearch(_ZooTunerMixin, kt.GridSearch):
-    pass
+class ResumableGridSearchOracle(kt.oracles.GridSearchOracle):
+    """`GridSearchOracle` that resumes (keras-tuner issue 1055).
+
+    The stock oracle keeps its walk through the grid (`_ordered_ids`, a linked
+    list of trials in grid order, and `_populate_next`, the trials whose
+    successor is still to be generated) only in memory. After a reload both
+    are empty, so `populate_space` finds nothing to extend and the resumed
+    search stops at once. Both are rebuilt here from the saved trials: grid
+    order is a total order on values, and re-queueing every ended trial is
+    safe because the oracle skips a successor that already exists.
+    """
+
+    def set_state(self, state):
+        super().set_state(state)
+        space = self.get_space().space
+
+        def position(trial_id):
+            values = self.trials[trial_id].hyperparameters.values
+            key = []
+            for hp in space:
+                ordered = [hp.default] + [v for v in hp.values if v != hp.default]
+                value = values.get(hp.name, hp.default)
+                key.append(ordered.index(value) if value in ordered else -1)
+            return key
+
+        from keras_tuner.src.tuners.gridsearch import LinkedList
+
+        self._ordered_ids = LinkedList()
+        known = [t for t in self.start_order if t in self.trials]
+        for trial_id in sorted(known, key=position):
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = [t for t in self.end_order if t in self.trials]
+
+
+class GridSearch(_ZooTunerMixin, kt.Tuner):
+    """KerasTuner's GridSearch on `ResumableGridSearchOracle`."""
+
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_trials=None,
+        seed=None,
+        hyperparameters=None,
+        tune_new_entries=True,
+        allow_new_entries=True,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        self.seed = seed
+        oracle = ResumableGridSearchOracle(
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super().__init__(oracle, hypermodel, **kwargs)
 
 
 def default_objective(task):
@@ -253,7 +345,9 @@ def make_tuner(
     seed,
     run_dir,
     overwrite,
+    max_consecutive_failed_trials=5,
 ):
+    """One of the four tuners over `hypermodel`, its state in `run_dir/search`."""
     name = str(name).lower()
     if name not in TUNERS:
         raise ConfigError(
@@ -261,6 +355,12 @@ def make_tuner(
         )
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"max_trials must be >= 1, got {max_trials}.")
+    if executions_per_trial < 1:
+        raise ConfigError(
+            f"executions_per_trial must be >= 1, got {executions_per_trial}."
+        )
+    if direction not in (None, "min", "max"):
+        raise ConfigError(f"direction must be 'min' or 'max', got {direction!r}.")
     objective = kt.Objective(objective, direction=direction or monitor_mode(objective))
     common = dict(
         objective=objective,
@@ -269,7 +369,7 @@ def make_tuner(
         directory=run_dir,
         project_name="search",
         overwrite=overwrite,
-        max_consecutive_failed_trials=5,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     if name == "random":
         return RandomSearch(hypermodel, max_trials=max_trials, **common)
@@ -283,36 +383,85 @@ def make_tuner(
 
 
 def results_frame(tuner):
-    """One row per trial: id, status, score, every hyperparameter; best first."""
+    """One row per trial: id, status, score, every hyperparameter; best first.
+
+    Only COMPLETED trials with a finite score have a score; failed trials
+    keep the last line of their error in `reason` and sort last.
+    """
+    direction = tuner.oracle.objective.direction
+    return frame_from_trials(tuner.oracle.trials.values(), direction)
+
+
+def frame_from_trials(trials, direction):
     rows = []
-    for trial in tuner.oracle.trials.values():
+    for trial in trials:
         score = trial.score
-        if score is not None and not math.isfinite(score):
+        status = str(trial.status)
+        if status != "COMPLETED" or score is None or not math.isfinite(score):
             score = None
-        row = {"trial_id": trial.trial_id, "status": str(trial.status), "score": score}
+        row = {"trial_id": trial.trial_id, "status": status, "score": score}
         row.update(trial.hyperparameters.values)
-        best_step = getattr(trial, "best_step", None)
-        row["best_step"] = best_step
+        row["best_step"] = getattr(trial, "best_step", None)
         message = getattr(trial, "message", None)
-        row["message"] = (message or "").strip().splitlines()[-1] if message else ""
+        row["reason"] = _reason(message) if status != "COMPLETED" else ""
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    ascending = tuner.oracle.objective.direction == "min"
     frame = frame.sort_values(
-        "score", ascending=ascending, na_position="last", kind="stable"
+        ["score", "trial_id"],
+        ascending=[direction == "min", True],
+        na_position="last",
+        kind="stable",
     )
     return frame.reset_index(drop=True)
 
 
+def _reason(message):
+    lines = [line.strip() for line in (message or "").strip().splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    last = lines[-1]
+    # "keras_tuner.src.errors.FailedTrialError: loss became NaN..." -> the text.
+    head, sep, tail = last.partition(": ")
+    return tail if sep and "." in head and " " not in head else last
+
+
 @dataclasses.dataclass
 class TuneResult:
+    """What `tune()` returns.
+
+    Attributes:
+        run_dir: The run folder.
+        results: The leaderboard (as `results.csv`), best first.
+        best_metrics: Test metrics of the best trial's model ({} on a worker).
+        best_hyperparameters: Its hyperparameter values ({} on a worker).
+        tuner: The KerasTuner tuner.
+    """
+
     run_dir: str
     results: pd.DataFrame
     best_metrics: dict
     best_hyperparameters: dict
     tuner: object
+
+
+_SAVED_ARGUMENTS = (
+    "model",
+    "data",
+    "tuner",
+    "max_trials",
+    "epochs",
+    "objective",
+    "direction",
+    "space",
+    "replace_space",
+    "overrides",
+    "data_options",
+    "seed",
+    "executions_per_trial",
+)
 
 
 def tune(
@@ -334,8 +483,10 @@ def tune(
     resume=False,
     seed=0,
     verbose=0,
+    max_consecutive_failed_trials=5,
+    report=True,
 ):
-    """Runs a KerasTuner search and writes `results.csv` and `best/`.
+    """Runs a KerasTuner search and writes `results.csv`, `best/` and `report.html`.
 
     Args:
         model: Registered model or family name.
@@ -352,23 +503,37 @@ def tune(
         overrides: Config fields fixed for every trial.
         data_options: Loader options.
         callbacks: `CallbackOptions` for every trial.
-        resume: Continue an interrupted search in `run_dir`.
+        resume: Continue an interrupted search in `run_dir` (its saved
+            settings win over the arguments).
         seed: Seed of the tuner, the split and the weights.
         verbose: Keras verbosity inside trials.
+        max_consecutive_failed_trials: Stop the search after this many
+            failed trials in a row.
+        report: Write `report.html` at the end.
 
     Returns:
         A `TuneResult`; `results` is the leaderboard as a DataFrame.
+
+    In distributed mode (`tuning.distributed`, KERASTUNER_* variables) the
+    chief runs the oracle and writes the outputs; a worker runs trials and
+    returns its view of the leaderboard.
+
+    Example:
+    >>> result = tune("mlp_tiny", "iris", run_dir="runs/iris", max_trials=2, epochs=2)
+    >>> list(result.results.columns[:3])
+    ['trial_id', 'status', 'score']
     """
-    run_dir = os.fspath(run_dir)
     from tuning.train import check_run_dir
 
+    run_dir = os.fspath(run_dir)
+    role = distributed.search_role()
     search_dir = os.path.join(run_dir, "search")
-    if os.path.exists(search_dir) and not resume:
+    if role != "worker" and os.path.exists(search_dir) and not resume:
         raise ZooError(
             f"{run_dir} already holds a search; pass --resume to continue it, or choose a new --run-dir."
         )
     saved = read_json(os.path.join(run_dir, "tune.json"))
-    if resume and saved:
+    if (resume or role == "worker") and saved:
         model, data, tuner = saved["model"], saved["data"], saved["tuner"]
         max_trials, epochs, objective = (
             saved["max_trials"],
@@ -386,6 +551,10 @@ def tune(
             saved["replace_space"],
         )
         callbacks = CallbackOptions(**saved["callbacks"])
+    elif resume and not os.path.exists(search_dir):
+        raise ZooError(
+            f"{run_dir} holds no search to resume; drop --resume to start one there."
+        )
     check_run_dir(run_dir)
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(
@@ -401,34 +570,34 @@ def tune(
     epochs = hypermodel.epochs
     base_bundle = hypermodel.bundle_for(hypermodel.base_config)
     objective = objective or default_objective(base_bundle.task)
-    callbacks = callbacks or CallbackOptions(
-        monitor=objective, checkpoint=False, backup=False
-    )
     callbacks = dataclasses.replace(
-        callbacks, monitor=objective, checkpoint=False, backup=False
+        callbacks or CallbackOptions(),
+        monitor=objective,
+        checkpoint=False,
+        backup=False,
     )
     direction = direction or monitor_mode(objective)
-    write_json(
-        os.path.join(run_dir, "tune.json"),
-        {
-            "model": model,
-            "family": hypermodel.family.name,
-            "data": data or hypermodel.family.default_data,
-            "data_kind": hypermodel.family.data_kind,
-            "tuner": tuner,
-            "max_trials": max_trials,
-            "epochs": epochs,
-            "objective": objective,
-            "direction": direction,
-            "space": space or {},
-            "replace_space": replace_space,
-            "overrides": overrides or {},
-            "data_options": data_options or {},
-            "seed": seed,
-            "executions_per_trial": executions_per_trial,
-            "callbacks": dataclasses.asdict(callbacks),
-        },
-    )
+    settings = {
+        "model": model,
+        "family": hypermodel.family.name,
+        "data": data or hypermodel.family.default_data,
+        "data_kind": hypermodel.family.data_kind,
+        "tuner": tuner,
+        "max_trials": max_trials,
+        "epochs": epochs,
+        "objective": objective,
+        "direction": direction,
+        "space": space or {},
+        "replace_space": replace_space,
+        "overrides": overrides or {},
+        "data_options": data_options or {},
+        "seed": seed,
+        "executions_per_trial": executions_per_trial,
+        "callbacks": dataclasses.asdict(callbacks),
+        "task": base_bundle.task,
+    }
+    if role != "worker":
+        write_json(os.path.join(run_dir, "tune.json"), settings)
     search = make_tuner(
         tuner,
         hypermodel,
@@ -439,7 +608,8 @@ def tune(
         executions_per_trial=executions_per_trial,
         seed=seed,
         run_dir=run_dir,
-        overwrite=not resume,
+        overwrite=not resume and role != "worker",
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     trial_callbacks = make_callbacks(
         run_dir, callbacks, learning_rate=None, epochs=epochs
@@ -447,34 +617,62 @@ def tune(
     search_kwargs = {"callbacks": trial_callbacks, "verbose": verbose}
     if tuner != "hyperband":
         search_kwargs["epochs"] = epochs
-    search.search(**search_kwargs)
+    try:
+        search.search(**search_kwargs)
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        # Keep the record of what failed, then say why the search stopped.
+        write_frame_csv(os.path.join(run_dir, "results.csv"), results_frame(search))
+        raise ZooError(
+            f"The search stopped after {max_consecutive_failed_trials} failed trials "
+            f"in a row; see the reason column of {os.path.join(run_dir, 'results.csv')}."
+        ) from None
+    if role == "worker":
+        return TuneResult(run_dir, pd.DataFrame(), {}, {}, search)
     results = results_frame(search)
     write_frame_csv(os.path.join(run_dir, "results.csv"), results)
     best_metrics, best_values = _save_best(search, hypermodel, run_dir, results)
+    if report:
+        _write_report(run_dir)
     return TuneResult(run_dir, results, best_metrics, best_values, search)
 
 
+def _write_report(run_dir):
+    from tuning.report import write_report
+
+    try:
+        write_report(run_dir)
+    except Exception as error:  # The search's outputs are already safe on disk.
+        warnings.warn(
+            f"Could not write report.html ({type(error).__name__}: {error}); "
+            f"run `zoo report {run_dir}` to retry.",
+            stacklevel=2,
+        )
+
+
 def _save_best(search, hypermodel, run_dir, results):
+    from tuning.report import write_test_predictions
+
     completed = results[results["score"].notna()] if not results.empty else results
     if completed.empty:
         raise ZooError(
-            "No trial completed with a finite score; see results.csv for each trial's reason."
+            "No trial completed with a finite score; see the reason column of "
+            f"{os.path.join(run_dir, 'results.csv')}."
         )
-    best_hp = search.get_best_hyperparameters(1)[0]
+    best_id = str(completed.iloc[0]["trial_id"])
+    trial = search.oracle.get_trial(best_id)
+    best_hp = trial.hyperparameters
     config = hypermodel.config_for(best_hp)
     bundle = hypermodel.bundle_for(config)
-    model = search.get_best_models(1)[0]
+    model = search.load_model(trial)
     batch_size = hypermodel._batch_size(best_hp)
-    metrics = evaluate_model(
-        model,
-        hypermodel.family,
-        config,
-        bundle,
-        batch_size,
-        os.path.join(run_dir, "best"),
-    )
-    metrics["best_trial_id"] = str(completed.iloc[0]["trial_id"])
     best_dir = os.path.join(run_dir, "best")
+    metrics = evaluate_model(
+        model, hypermodel.family, config, bundle, batch_size, best_dir
+    )
+    metrics["best_trial_id"] = best_id
+    write_test_predictions(model, bundle, batch_size, best_dir)
     save_model(export_model(model, bundle), os.path.join(best_dir, "model.keras"))
     write_json(os.path.join(best_dir, "metrics.json"), metrics)
     write_json(
@@ -489,6 +687,7 @@ def _save_best(search, hypermodel, run_dir, results):
             "data_options": hypermodel.data_options,
             "seed": hypermodel.seed,
             "batch_size": batch_size,
+            "trial_id": best_id,
             "hyperparameters": _plain(best_hp.values),
             "config": config_to_dict(config),
             "task": bundle.task,

@@ -141,6 +141,54 @@ def build_parser():
     tune.add_argument(
         "--replace-space", action="store_true", help="Tune only what --space declares."
     )
+    tune.add_argument(
+        "--max-failed-trials",
+        type=int,
+        default=5,
+        metavar="N",
+        help="Stop after N failed trials in a row (default 5).",
+    )
+    tune.add_argument(
+        "--no-nan-guard",
+        action="store_true",
+        help="Do not stop a trial when its loss or weights become NaN.",
+    )
+    tune.add_argument(
+        "--no-report", action="store_true", help="Do not write report.html at the end."
+    )
+    tune.add_argument(
+        "--distributed",
+        choices=("chief", "worker", "local"),
+        help="chief: run the oracle; worker: run trials for a chief; "
+        "local: a chief and --workers workers on this machine.",
+    )
+    tune.add_argument(
+        "--oracle-address",
+        metavar="HOST:PORT",
+        help="The chief's address (default 127.0.0.1:8000; local: a free port).",
+    )
+    tune.add_argument("--tuner-id", help="This worker's unique id (default: host-pid).")
+    tune.add_argument(
+        "--workers", type=int, default=2, help="Workers for --distributed local."
+    )
+
+    report = verbs.add_parser(
+        "report", help="Write report.html for a tune, compare or train folder."
+    )
+    report.add_argument("run_dir")
+
+    compare = verbs.add_parser(
+        "compare", help="Train a list of named variations and compare them."
+    )
+    compare.add_argument(
+        "configs", help="JSON file: a list of {name, model, set, epochs} entries."
+    )
+    _data_arguments(compare)
+    compare.add_argument("--run-dir", required=True, help="Output folder.")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument(
+        "--verbose", type=int, default=0, help="Keras verbosity (0, 1 or 2)."
+    )
 
     predict = verbs.add_parser("predict", help="Predict with a finished run's model.")
     predict.add_argument("run_dir")
@@ -208,7 +256,22 @@ def _space(text):
         ) from None
 
 
-def run(args):
+def _tune_argv_without_distribution(argv):
+    """`zoo tune` arguments minus the options that pick a distributed role."""
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in ("--distributed", "--oracle-address", "--tuner-id", "--workers"):
+            skip = "=" not in item
+            continue
+        kept.append(item)
+    return kept
+
+
+def run(args, argv=None):
     if args.verb == "list":
         from zoo.registry import get_entry, get_family, list_models
 
@@ -252,8 +315,28 @@ def run(args):
         )
         return 0
     if args.verb == "tune":
+        import dataclasses
+
+        from tuning import distributed
         from tuning.search import tune
 
+        if args.distributed == "local":
+            return distributed.launch_local(
+                _tune_argv_without_distribution(
+                    sys.argv[2:] if argv is None else argv[1:]
+                ),
+                workers=args.workers,
+                port=distributed.parse_address(args.oracle_address)[1]
+                if args.oracle_address
+                else None,
+            )
+        if args.distributed:
+            distributed.configure_search(
+                args.distributed, args.oracle_address, args.tuner_id
+            )
+        callbacks = _callback_options(args)
+        if args.no_nan_guard:
+            callbacks = dataclasses.replace(callbacks, terminate_on_nan=False)
         result = tune(
             args.model,
             args.data,
@@ -268,16 +351,21 @@ def run(args):
             replace_space=args.replace_space,
             overrides=_pairs(args.set, "--set"),
             data_options=_data_options(args),
-            callbacks=_callback_options(args),
+            callbacks=callbacks,
             resume=args.resume,
             seed=args.seed,
             verbose=0 if args.verbose == 2 else args.verbose,
+            max_consecutive_failed_trials=args.max_failed_trials,
+            report=not args.no_report,
         )
+        if result.results.empty:
+            print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: no more trials.")
+            return 0
         import pandas as pd
 
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             print(
-                result.results.drop(columns=["message"], errors="ignore").to_string(
+                result.results.drop(columns=["reason"], errors="ignore").to_string(
                     index=False
                 )
             )
@@ -297,6 +385,32 @@ def run(args):
         if os.path.exists(report):
             print(f"report:      {report}")
         return 0
+    if args.verb == "report":
+        from tuning.report import leaderboard, write_report
+
+        path = write_report(args.run_dir)
+        print(leaderboard(args.run_dir).to_string(index=False))
+        print(f"report:      {os.path.abspath(path)}")
+        return 0
+    if args.verb == "compare":
+        from tuning.compare import compare
+
+        result = compare(
+            args.configs,
+            args.data,
+            run_dir=args.run_dir,
+            data_options=_data_options(args),
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_columns", 30):
+            print(result.table.to_string(index=False))
+        root = os.path.abspath(result.run_dir)
+        print(f"comparison:  {os.path.join(root, 'comparison.csv')}")
+        print(f"report:      {os.path.join(root, 'report.html')}")
+        return 0
     if args.verb == "predict":
         from tuning.predict import predict
 
@@ -308,12 +422,15 @@ def run(args):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed.
+        return exit_.code
     _quiet()
     from zoo.errors import ZooError
 
     try:
-        return run(args)
+        return run(args, argv)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,197 @@
+"""Every benchmark end to end, then `bench/results/summary.md` against the targets.
+
+Targets (issue 8):
+- overhead-bound families (MLP, small LSTM, small CNN) train at >= 2x the
+  naive reference's samples/s;
+- compute-bound families (char-CNN, VGG16, small CNN) reach >= 80% of the
+  measured float32 matmul peak while training;
+- every pipeline delivers >= 10x the samples/s its model consumes;
+- tuner overhead is < 5% of search time.
+
+One process runs throughput, FLOP/s, pipelines and the tuner (sharing loaded
+datasets and the throughput rates); memory runs a subprocess per family.
+
+    python -m bench.all [--quick] [--families ...] [--no-memory]
+"""
+
+import argparse
+import sys
+import time
+
+from bench import flops, memory, pipelines, throughput, tuner_overhead
+from bench.common import (
+    COMPUTE_BOUND,
+    argument_parser,
+    format_table,
+    machine_info,
+    write_results,
+)
+
+OVERHEAD_TARGET = 2.0
+PEAK_TARGET = 0.8
+PIPELINE_TARGET = 10.0
+TUNER_TARGET = 5.0
+
+# Why a target is missed, where the measurements showed it (see notes/issue8.md).
+REASONS = {
+    ("compute", "char_cnn"): (
+        "Conv1D on oneDNN reaches a fraction of a plain matmul: 7- and 3-wide kernels over "
+        "69-256 channels are small GEMMs, max-pooling and ReLU passes are memory-bound, and "
+        "XLA (which fuses them) is slower still on this CPU"
+    ),
+    ("compute", "cnn"): (
+        "the default CNN is small (32/64 filters on 28x28): its GEMMs are too small to reach "
+        "matmul peak, so per-step overhead and memory-bound ops dominate; it meets its "
+        "overhead-bound target instead"
+    ),
+    ("compute", "vgg16_transfer"): (
+        "the frozen base runs forward only and the 3x3 convolutions on small images are "
+        "memory-bound im2col GEMMs"
+    ),
+    ("tuner", None): (
+        "per-trial fixed costs (build, compile, tracing of the first step, TensorBoard writer, "
+        "trial checkpoint) against trials of about a second"
+    ),
+}
+
+
+def _reason(target, family, measured):
+    return REASONS.get((target, family)) or REASONS.get((target, None)) or "see notes"
+
+
+def summarise(throughput_rows, flops_rows, pipeline_rows, tuner_rows, machine, args):
+    rows = []
+    for row in throughput_rows:
+        if row.get("variant") != "zoo default" or row.get("bound") != "overhead":
+            continue
+        ratio = row["train_ratio"]
+        met = ratio >= OVERHEAD_TARGET
+        rows.append(
+            {
+                "target": f"train >= {OVERHEAD_TARGET:g}x naive",
+                "family": row["family"],
+                "measured": f"{ratio:.2f}x ({row['train_samples_per_s']:.0f} vs "
+                f"{row['train_samples_per_s'] / ratio:.0f} samples/s)",
+                "status": "met" if met else f"gap {OVERHEAD_TARGET - ratio:.2f}x",
+                "reason": "" if met else _reason("overhead", row["family"], ratio),
+            }
+        )
+    for row in flops_rows:
+        if row.get("variant") != "zoo default":
+            continue
+        fraction = row["fraction_of_peak"]
+        met = fraction >= PEAK_TARGET
+        rows.append(
+            {
+                "target": f">= {PEAK_TARGET:.0%} of matmul peak",
+                "family": row["family"],
+                "measured": f"{fraction:.0%} ({row['achieved_gflops']:.1f} of "
+                f"{row['peak_gflops']:.1f} GFLOP/s)",
+                "status": "met"
+                if met
+                else f"gap {100 * (PEAK_TARGET - fraction):.0f} points",
+                "reason": "" if met else _reason("compute", row["family"], fraction),
+            }
+        )
+    for row in pipeline_rows:
+        if not str(row.get("variant", "")).startswith("as fed"):
+            continue
+        headroom = row["headroom"]
+        met = headroom >= PIPELINE_TARGET
+        rows.append(
+            {
+                "target": f"pipeline >= {PIPELINE_TARGET:g}x model",
+                "family": row["family"],
+                "measured": f"{headroom:.1f}x ({row['samples_per_s']:.0f} vs "
+                f"{row['model_samples_per_s']:.0f} samples/s)",
+                "status": "met" if met else f"gap {PIPELINE_TARGET - headroom:.1f}x",
+                "reason": "" if met else _reason("pipeline", row["family"], headroom),
+            }
+        )
+    for row in tuner_rows:
+        percent = row["search_overhead_percent"]
+        met = percent < TUNER_TARGET
+        rows.append(
+            {
+                "target": f"tuner overhead < {TUNER_TARGET:g}%",
+                "family": row["model"],
+                "measured": f"{percent:.1f}% of the search loop "
+                f"({row['overhead_percent']:.1f}% of tune() wall)",
+                "status": "met" if met else f"gap {percent - TUNER_TARGET:.1f} points",
+                "reason": "" if met else _reason("tuner", None, percent),
+            }
+        )
+    columns = [
+        ("target", "target"),
+        ("family", "family / model"),
+        ("measured", "measured"),
+        ("status", "status"),
+        ("reason", "reason for the gap"),
+    ]
+    print(format_table(columns, rows))
+    return rows, columns
+
+
+def main(argv=None):
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--no-memory", action="store_true", help="Skip bench.memory.")
+    parser.add_argument("--no-levers", action="store_true", help="Skip lever sweeps.")
+    args = parser.parse_args(argv)
+    args.trials = args.epochs = None
+    started = time.perf_counter()
+    machine = machine_info()
+    timings = {}
+
+    def timed(name, fn):
+        begin = time.perf_counter()
+        result = fn()
+        timings[name] = time.perf_counter() - begin
+        return result
+
+    throughput_rows = timed("throughput", lambda: throughput.run(args))
+    rates = {
+        row["family"]: row["train_samples_per_s"]
+        for row in throughput_rows
+        if row.get("variant") == "zoo default"
+    }
+    flops_args = argparse.Namespace(**vars(args))
+    flops_args.families = [
+        f for f in (args.families or COMPUTE_BOUND) if f in COMPUTE_BOUND
+    ]
+    flops_rows = (
+        timed("flops", lambda: flops.run(flops_args, rates))
+        if flops_args.families
+        else []
+    )
+    pipeline_rows = timed("pipelines", lambda: pipelines.run(args, rates))
+    tuner_rows = timed("tuner_overhead", lambda: tuner_overhead.run(args))
+    if not args.no_memory:
+        timed("memory", lambda: memory.run(args))
+    summary_rows, columns = summarise(
+        throughput_rows, flops_rows, pipeline_rows, tuner_rows, machine, args
+    )
+    total = time.perf_counter() - started
+    notes = [
+        f"Wall time of bench.all: {total:.0f} s ("
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+        + ").",
+        "Details: throughput.md (with the lever sweeps), flops.md, pipelines.md, "
+        "tuner_overhead.md, memory.md beside this file.",
+        "Ratios come from one process, so load from other processes on a shared machine moves "
+        "both sides; absolute samples/s on a loaded machine are lower bounds.",
+    ]
+    write_results(
+        "summary",
+        title="keras-zoo performance targets",
+        columns=columns,
+        rows=summary_rows,
+        notes=notes,
+        machine=machine,
+        command="python -m bench.all" + (" --quick" if args.quick else ""),
+        results_dir=args.results_dir,
+        extra={"seconds": total, "timings": timings},
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

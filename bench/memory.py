@@ -1,0 +1,143 @@
+"""Peak resident memory of a short training run, one subprocess per family.
+
+Each child imports TensorFlow, loads the family's default data through the
+registry, builds and compiles the default variant and trains a few batches,
+then reports `resource.getrusage(RUSAGE_SELF).ru_maxrss` at each stage. A
+child that only imports TensorFlow and Keras gives the baseline that every
+run pays.
+
+    python -m bench.memory [--quick] [--families mlp cnn]
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from bench.common import (
+    CASES,
+    Skip,
+    argument_parser,
+    load_case,
+    select_cases,
+    steps_for,
+    write_results,
+)
+
+NAME = "memory"
+COLUMNS = [
+    ("family", "family"),
+    ("model", "model"),
+    ("import_mb", "after import MiB"),
+    ("data_mb", "after data MiB"),
+    ("peak_mb", "peak in training MiB"),
+    ("training_mb", "training adds MiB"),
+    ("status", "status"),
+]
+
+
+def _peak_mb():
+    # Linux reports kilobytes.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(family_name, quick):
+    """Runs in the subprocess: prints one JSON line of peaks."""
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    from bench.common import build_compiled
+
+    result = {"import_mb": _peak_mb()}
+    if family_name != "baseline":
+        case = next(case for case in CASES if case.family == family_name)
+        try:
+            family, config, bundle, name = load_case(case, quick=quick)
+        except Skip as reason:
+            result["status"] = f"skipped: {reason}"
+            print(json.dumps(result), flush=True)
+            return
+        result["model"] = name
+        result["data_mb"] = _peak_mb()
+        model, _ = build_compiled(family, config, bundle)
+        batch_size = family.batch_size
+        steps = min(steps_for(case, bundle, batch_size, quick=quick), 4)
+        model.fit(
+            bundle.batches("train", batch_size, seed=0).repeat(),
+            steps_per_epoch=steps,
+            epochs=2,
+            verbose=0,
+        )
+        result["peak_mb"] = _peak_mb()
+        result["training_mb"] = result["peak_mb"] - result["data_mb"]
+    result["status"] = "ok"
+    print(json.dumps(result), flush=True)
+
+
+def measure(family_name, quick, timeout=900):
+    command = [sys.executable, "-m", "bench.memory", "--child", family_name]
+    if quick:
+        command.append("--quick")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(
+        os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
+    try:
+        process = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, cwd=root, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return {"family": family_name, "status": f"timed out after {timeout} s"}
+    for line in reversed(process.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return {"family": family_name, **json.loads(line)}
+    error = (process.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"family": family_name, "status": f"failed: {error[:120]}"}
+
+
+def run(args):
+    started = time.perf_counter()
+    rows = [measure("baseline", args.quick)]
+    rows[0]["model"] = "import tensorflow, keras"
+    for case in select_cases(args.families):
+        row = measure(case.family, args.quick)
+        print(f"[bench] memory {case.family}: {row.get('status')}", flush=True)
+        rows.append(row)
+    print(f"[bench] memory: {time.perf_counter() - started:.0f} s", flush=True)
+    notes = [
+        "ru_maxrss of a fresh Python process per family: peak after importing TensorFlow and Keras, "
+        "after loading and preprocessing the default dataset, and after two short epochs of training "
+        "(a few batches at the family's batch size).",
+    ]
+    write_results(
+        NAME,
+        title="Peak memory of a training run per family",
+        columns=COLUMNS,
+        rows=rows,
+        notes=notes,
+        command="python -m bench.memory" + (" --quick" if args.quick else ""),
+        results_dir=args.results_dir,
+    )
+    return rows
+
+
+def main(argv=None):
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--child", default=None, help=argparse_hidden())
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.quick)
+        return
+    run(args)
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

