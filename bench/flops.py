@@ -182,6 +182,11 @@ def run(args, rates=None):
             print_skip(case.family, reason)
             notes.append(f"{case.family}: skipped, {reason}.")
             continue
+        except Exception as error:  # One broken family must not sink the run.
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            print_skip(case.family, reason)
+            notes.append(f"{case.family}: failed, {reason}.")
+            continue
         # Against the best peak seen in this run: load from other processes
         # lowers both, and the best is the machine's real capacity.
         row["peak_gflops"] = max(row["peak_gflops"], peak32)

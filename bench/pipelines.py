@@ -135,6 +135,10 @@ def run(args, rates=None):
         except Skip as reason:
             print_skip(case.family, reason)
             notes.append(f"{case.family}: skipped, {reason}.")
+        except Exception as error:  # One broken family must not sink the run.
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            print_skip(case.family, reason)
+            notes.append(f"{case.family}: failed, {reason}.")
     notes.insert(0, AUTOTUNE_NOTE)
     print(f"[bench] pipelines: {time.perf_counter() - started:.0f} s", flush=True)
     write_results(

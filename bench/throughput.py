@@ -257,6 +257,10 @@ def run(args):
         except Skip as reason:
             print_skip(case.family, reason)
             skipped.append(f"{case.family}: skipped, {reason}.")
+        except Exception as error:  # One broken family must not sink the run.
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            print_skip(case.family, reason)
+            skipped.append(f"{case.family}: failed, {reason}.")
     notes = [
         "Ratios are against the naive reference of the same architecture, loss, optimizer and metrics, "
         "in the same process: NumPy arrays into fit/predict at the same batch size, jit_compile=False, "

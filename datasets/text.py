@@ -415,6 +415,11 @@ def make_text_bundle(
     if test_texts is not None:
         test_texts = [ODD_BREAKS.sub(" ", str(text)) for text in test_texts]
     class_names = _sorted_classes(labels)
+    if not class_names:
+        raise DataError(
+            "The file holds no labelled examples (a header only, or an empty label column); "
+            "give rows of text and label."
+        )
     if len(class_names) < 2:
         raise DataError(
             f"The labels hold one class ({class_names[0]!r}) only; a classifier needs at least two. "

@@ -164,6 +164,10 @@ def _history(run_dir):
 def _check_complete(run_dir):
     import keras
 
+    # zoo.layers (FillMissing) registers only when a dataset module is
+    # imported, as the CLI does; load_run alone misses it (request in
+    # notes/issue9.md, tested by test_load_run_in_a_fresh_process).
+    import datasets.sources  # noqa: F401
     from tuning.predict import load_run, predict
 
     history = _history(run_dir)
@@ -279,6 +283,23 @@ def test_sigkill_at_random_times_then_resume(tmp_path):
     begins = _begins(tmp_path / "log2.txt")
     assert begins == list(range(state["epoch"], EPOCHS))
     _check_complete(str(run_dir))
+
+
+@pytest.mark.slow
+def test_load_run_in_a_fresh_process(tmp_path):
+    """A finished tabular run loads from Python with nothing else imported."""
+    from tuning.train import train
+
+    run_dir = tmp_path / "run"
+    train("mlp_tiny", "iris", run_dir=run_dir, epochs=1, verbose=0)
+    code = (
+        "import sys; from tuning.predict import load_run; "
+        f"load_run({str(run_dir)!r}); print('loaded')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-300:]
 
 
 # In-process checks: fast, no kill needed.

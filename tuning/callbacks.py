@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from tuning.io import atomic_path, read_json, write_json, write_text
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, ZooError
 
 
 @dataclasses.dataclass
@@ -168,7 +168,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError("Build the model before fit() when resuming.")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(weights)
+        try:
+            self.model.load_weights(weights)
+        except (OSError, ValueError) as error:
+            raise ZooError(
+                f"The backup in {self.backup_dir} cannot be restored ({type(error).__name__}); "
+                "delete that folder to restart this run from its first epoch."
+            ) from None
         self.model._initial_epoch = int(state["epoch"])
         self._current_epoch = int(state["epoch"])
         self._rows = list(state.get("history", []))

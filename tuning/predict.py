@@ -39,7 +39,10 @@ def load_run(run_dir, *, safe_mode=True):
         raise ZooError(
             f"{run_dir} holds no finished run (config.json and model.keras); train one with `zoo train`."
         )
-    import zoo.families  # noqa: F401  Registers the zoo's layers.
+    # Register every serializable layer the zoo's models can hold.
+    import datasets.sources  # noqa: F401
+    import zoo.families  # noqa: F401
+    import zoo.layers  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, safe_mode=safe_mode)
@@ -93,6 +96,30 @@ def read_text(inputs, record):
         else:
             texts.append(item)
     return tf.constant(texts)
+
+
+@register_input_reader("timeseries")
+def read_series(inputs, record):
+    """The last `window` rows of each CSV, in the columns the model was trained on."""
+    from datasets.tabular import read_table
+
+    info = record.get("data_info", {})
+    columns, window = info.get("columns"), info.get("window")
+    if not columns or not window:
+        raise ZooError("This run does not record its columns and window; retrain it with this version.")
+    windows = []
+    for item in inputs:
+        if not os.path.isfile(item):
+            raise DataError(f"{item} is not a file; give a CSV with the columns {', '.join(columns)}.")
+        frame = read_table(item)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"{item} lacks column(s) {', '.join(missing)} that the model was trained on.")
+        values = frame[columns].apply(pd.to_numeric, errors="coerce").ffill().bfill().to_numpy("float32")
+        if len(values) < window or not np.all(np.isfinite(values[-window:])):
+            raise DataError(f"{item} needs at least {window} rows of numbers in {', '.join(columns)}.")
+        windows.append(values[-window:])
+    return np.stack(windows)
 
 
 @register_input_reader("image")

@@ -26,6 +26,7 @@ import io
 import math
 import os
 
+import keras
 import matplotlib
 
 matplotlib.use("Agg")
@@ -132,10 +133,19 @@ def _predictions_for_train_run(run_dir, record):
         data_options=record.get("data_options"),
         seed=record.get("seed", 0),
     )
+    # The export wraps the network: preprocessor -> network -> postprocessor.
+    # The network is the nested model that takes the bundle's inputs.
     network = exported
-    if bundle.preprocessor is not None:
-        # The export is keras.Model(raw, network(preprocessor(raw))).
-        network = exported.layers[-1]
+    shape = tuple(bundle.input_shape)
+    for layer in exported.layers:
+        inputs = getattr(layer, "inputs", None)
+        if (
+            isinstance(layer, keras.Model)
+            and inputs
+            and len(inputs) == 1
+            and tuple(inputs[0].shape[1:]) == shape
+        ):
+            network = layer
     return write_test_predictions(
         network, bundle, int(record.get("batch_size") or 32), run_dir
     )

@@ -88,13 +88,24 @@ def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
 
 
 def export_model(model, bundle):
-    """Prepends the bundle's preprocessor, so the model takes raw inputs."""
-    if bundle.preprocessor is None:
+    """Wraps the model so it takes raw inputs and answers in original units.
+
+    Prepends the bundle's preprocessor (feature encoding, vocabulary) and
+    appends `bundle.extras["postprocessor"]` when there is one (a forecaster
+    trained on scaled targets turns them back into the data's units).
+    """
+    postprocessor = bundle.extras.get("postprocessor")
+    if bundle.preprocessor is None and postprocessor is None:
         return model
-    raw = bundle.raw_inputs()
-    return keras.Model(
-        raw, model(bundle.preprocessor(raw)), name=f"{model.name}_export"
-    )
+    if bundle.preprocessor is not None:
+        raw = bundle.raw_inputs()
+        outputs = model(bundle.preprocessor(raw))
+    else:
+        raw = keras.Input(shape=bundle.input_shape, name="inputs")
+        outputs = model(raw)
+    if postprocessor is not None:
+        outputs = postprocessor(outputs)
+    return keras.Model(raw, outputs, name=f"{model.name}_export")
 
 
 def evaluate_model(model, family, config, bundle, batch_size, run_dir):
@@ -265,7 +276,7 @@ def train(
 
     best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     restored_best = False
-    if callbacks.checkpoint and os.path.exists(best):
+    if callbacks.checkpoint and family.restore_best and os.path.exists(best):
         try:
             network.load_weights(best)
             restored_best = True

@@ -103,6 +103,11 @@ def _training_arguments(parser):
     )
     parser.add_argument("--no-tensorboard", action="store_true")
     parser.add_argument(
+        "--no-backup",
+        action="store_true",
+        help="Skip the per-epoch backup (big models); a killed run then cannot resume.",
+    )
+    parser.add_argument(
         "--verbose", type=int, default=2, help="Keras verbosity (0, 1 or 2)."
     )
 
@@ -233,6 +238,8 @@ def _callback_options(args, **defaults):
     }
     if args.no_tensorboard:
         changes["tensorboard"] = False
+    if getattr(args, "no_backup", False):
+        changes["backup"] = False
     import dataclasses
 
     return dataclasses.replace(

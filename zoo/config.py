@@ -95,7 +95,8 @@ def _coerce(value, annotation, key):
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be an integer, got {value!r}.") from None
-        if number != int(number):
+        # int() of NaN or infinity raises ValueError/OverflowError.
+        if number != number or abs(number) == float("inf") or number != int(number):
             raise ConfigError(f"{key} must be an integer, got {value!r}.")
         return int(number)
     if annotation is float:

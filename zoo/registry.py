@@ -43,6 +43,10 @@ class Family:
         evaluate: `evaluate(model, config, bundle, run_dir) -> dict` of extra
             test metrics and artefacts (pictures, baselines), or None.
         epochs, batch_size: Training defaults when the user gives none.
+        restore_best: Whether the saved model takes the best validation
+            epoch's weights (else the last epoch's). False for families whose
+            validation loss is not comparable across epochs (JointVAE's
+            rising capacity targets).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Family:
     evaluate: Callable | None = None
     epochs: int = 20
     batch_size: int = 32
+    restore_best: bool = True
     description: str = ""
 
 

@@ -170,3 +170,27 @@ def test_chief_and_two_workers_share_the_trials(tmp_path):
     assert len(runs) == 4 and all(len(r) == 1 for r in runs)  # None ran twice.
     assert {r[0]["tuner_id"] for r in runs} == {"worker0", "worker1"}
     assert (run_dir / "best" / "model.keras").exists()
+
+
+def test_local_launch_passes_everything_but_the_role():
+    from zoo.cli import _tune_argv_without_distribution
+
+    argv = [
+        "mlp_tiny",
+        "--distributed",
+        "local",
+        "--workers=3",
+        "--run-dir",
+        "r",
+        "--oracle-address",
+        "127.0.0.1:1",
+        "--epochs",
+        "1",
+    ]
+    assert _tune_argv_without_distribution(argv) == [
+        "mlp_tiny",
+        "--run-dir",
+        "r",
+        "--epochs",
+        "1",
+    ]

@@ -149,5 +149,7 @@ def test_index_model_xla_compiles():
     bundle = adapt_char_cnn(config, _toy_bundle(32))
     model = build_char_cnn(config, input_shape=bundle.input_shape, num_classes=2)
     compile_char_cnn(model, config, num_classes=2)
-    history = fit_char_cnn(model, config, bundle.batches("train", 8), epochs=1, verbose=0)
+    history = fit_char_cnn(
+        model, config, bundle.batches("train", 8), epochs=1, verbose=0
+    )
     assert np.isfinite(history["loss"][0])

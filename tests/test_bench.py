@@ -1,0 +1,50 @@
+"""Smoke test of the benchmark suite: a tiny run writes its table."""
+
+import json
+
+from bench import common, pipelines
+
+
+def test_pipelines_quick_run_writes_its_table(tmp_path):
+    rows = pipelines.run(
+        common.argument_parser("test").parse_args(
+            ["--quick", "--families", "mlp", "--results-dir", str(tmp_path)]
+        ),
+        rates={"mlp": 100.0},
+    )
+
+    assert [row["variant"] for row in rows][0].startswith("as fed")
+    assert all(row["batches_per_s"] > 0 for row in rows)
+    assert rows[0]["headroom"] == rows[0]["samples_per_s"] / 100.0
+    record = json.loads((tmp_path / "pipelines.json").read_text())
+    assert record["machine"]["tensorflow"]
+    assert record["machine"]["cores"] >= 1
+    assert len(record["rows"]) == len(rows)
+    table = (tmp_path / "pipelines.md").read_text()
+    assert "| mlp | mlp_tiny | as fed" in table
+    assert "Machine: " in table
+
+
+def test_training_flops_count_a_dense_layer_exactly():
+    import keras
+
+    from bench.flops import training_flops_per_sample
+
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(4)(inputs)
+    outputs = keras.layers.Dense(2)(hidden)
+    model = keras.Model(inputs, outputs)
+
+    forward, training = training_flops_per_sample(model)
+
+    # First layer: forward + weight gradient; second also its input gradient.
+    assert forward == 2 * (8 * 4 + 4 * 2)
+    assert training == 2 * 8 * 4 * 2 + 2 * 4 * 2 * 3
+
+
+def test_table_formatting_handles_missing_values():
+    text = common.format_table(
+        [("a", "A"), ("b", "B")], [{"a": 1234.5, "b": None}, {"a": 0.123}]
+    )
+    assert text.splitlines()[2] == "| 1,234 | - |"
+    assert text.splitlines()[3] == "| 0.12 | - |"
