@@ -11,13 +11,5 @@ DATASET_MODULES = (
 )
 
 
-def _import(name):
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as error:  # TEMPORARY while families land
-        if error.name != name:
-            raise
-
-
 for _module in DATASET_MODULES:
-    _import(_module)
+    importlib.import_module(_module)

@@ -25,6 +25,10 @@ def atomic_path(path):
     try:
         yield temporary
         _fsync(temporary)
+        # mkstemp makes 0600 files; give results the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

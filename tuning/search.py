@@ -96,7 +96,7 @@ class ZooHyperModel(kt.HyperModel):
         self.data_options = dict(data_options or {})
         self.seed = seed
         self.replace_space = replace_space
-        self.family, self.base_config = resolve_config(model, **self.overrides)
+        self.family, self.base_config = resolve_config(model, self.overrides)
         self.epochs = epochs or self.family.epochs
         self._bundles = {}
         self._current = None

@@ -5,9 +5,11 @@ A run folder holds `config.json`, `history.csv`, `metrics.json`,
 `logs/` (TensorBoard), `plots/` and, while training, `backup/`.
 """
 
+import contextlib
 import dataclasses
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -76,7 +78,7 @@ def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
     Returns `(family, config, bundle)`; the bundle has been adapted by the
     family (vocabularies fitted on the training split).
     """
-    family, config = resolve_config(model, **(overrides or {}))
+    family, config = resolve_config(model, overrides or {})
     options = dict(family.data_options(config)) if family.data_options else {}
     options.update({k: v for k, v in (data_options or {}).items() if v is not None})
     bundle = load_data(
@@ -160,6 +162,7 @@ def train(
     resume=False,
     seed=0,
     verbose=1,
+    strategy=None,
 ):
     """Trains a registered model on a dataset and writes a run folder.
 
@@ -176,6 +179,9 @@ def train(
         resume: Continue a killed run in `run_dir` from its last epoch.
         seed: Seeds the split, the shuffling and the initial weights.
         verbose: Keras verbosity.
+        strategy: None, "mirrored" (every local device) or "multiworker"
+            (one process per worker, each with `TF_CONFIG`; worker 0 writes
+            the run folder, the others train their share and return).
 
     Returns:
         A `TrainResult`.
@@ -185,7 +191,14 @@ def train(
     >>> result.metrics["test_accuracy"] > 0.9
     True
     """
+    from tuning.distributed import fit_multiworker, get_strategy
+
+    # A multi-worker strategy must exist before TensorFlow runs any op.
+    distribution = get_strategy(strategy) if strategy else None
+    writer = strategy != "multiworker" or _worker_index() == 0
     run_dir = os.fspath(run_dir)
+    if not writer:
+        run_dir = tempfile.mkdtemp(prefix="zoo-worker-")
     config_path = os.path.join(run_dir, "config.json")
     saved = read_json(config_path) if os.path.isdir(run_dir) else None
     if saved is not None and not resume:
@@ -239,20 +252,25 @@ def train(
     }
     write_json(config_path, record)
 
-    keras.backend.clear_session()
+    if distribution is None:
+        keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    network = build_from_config(
-        family, config, input_shape=bundle.input_shape, num_classes=bundle.num_classes
-    )
     steps_per_epoch = max(
         1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
     )
-    family.compile(
-        network,
-        config,
-        num_classes=bundle.num_classes,
-        total_steps=steps_per_epoch * epochs,
-    )
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        network = build_from_config(
+            family,
+            config,
+            input_shape=bundle.input_shape,
+            num_classes=bundle.num_classes,
+        )
+        family.compile(
+            network,
+            config,
+            num_classes=bundle.num_classes,
+            total_steps=steps_per_epoch * epochs,
+        )
     callback_list = make_callbacks(
         run_dir,
         callbacks,
@@ -260,17 +278,47 @@ def train(
         epochs=epochs,
     )
     started = time.perf_counter()
-    fit_model(
-        network,
-        family,
-        config,
-        bundle,
-        epochs=epochs,
-        batch_size=batch_size,
-        callbacks=callback_list,
-        seed=seed,
-        verbose=verbose,
-    )
+    if strategy == "multiworker":
+        # Keras 3's fit() fails under MultiWorkerMirroredStrategy
+        # (keras-team/keras#20585): a custom loop, without callbacks.
+        from tuning.callbacks import history_to_csv
+        from tuning.distributed import shard_by_data
+        from tuning.io import write_text
+
+        losses = fit_multiworker(
+            network,
+            shard_by_data(bundle.batches("train", batch_size, seed=seed)),
+            epochs=epochs,
+            global_batch_size=batch_size,
+            strategy=distribution,
+        )
+        rows = [{"epoch": i, "loss": float(v)} for i, v in enumerate(losses)]
+        write_text(os.path.join(run_dir, "history.csv"), history_to_csv(rows))
+        # evaluate()/predict() fail under the strategy too: continue with a
+        # copy of the trained weights in a model outside it.
+        trained = network.get_weights()
+        network = build_from_config(
+            family,
+            config,
+            input_shape=bundle.input_shape,
+            num_classes=bundle.num_classes,
+        )
+        family.compile(
+            network, config, num_classes=bundle.num_classes, total_steps=1
+        )
+        network.set_weights(trained)
+    else:
+        fit_model(
+            network,
+            family,
+            config,
+            bundle,
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=callback_list,
+            seed=seed,
+            verbose=verbose,
+        )
     train_seconds = time.perf_counter() - started
     nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
 
@@ -289,6 +337,9 @@ def train(
     if nan_guard:
         metrics["stopped_early_reason"] = nan_guard[0].reason
     history = _read_history(run_dir)
+    from tuning.report import write_test_predictions
+
+    write_test_predictions(network, bundle, batch_size, run_dir)
     exported = export_model(network, bundle)
     save_model(exported, os.path.join(run_dir, "model.keras"))
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
@@ -297,9 +348,20 @@ def train(
     record["epochs_run"] = len(history)
     write_json(config_path, record)
     shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    if not writer:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return TrainResult(
         run_dir=run_dir, model=exported, metrics=metrics, history=history, config=config
     )
+
+
+def _worker_index():
+    import json
+
+    try:
+        return int(json.loads(os.environ.get("TF_CONFIG", "{}"))["task"]["index"])
+    except (KeyError, TypeError, ValueError):
+        return 0
 
 
 def _read_history(run_dir):

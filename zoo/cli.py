@@ -128,6 +128,21 @@ def build_parser():
     train.add_argument("model")
     _data_arguments(train)
     _training_arguments(train)
+    train.add_argument(
+        "--strategy",
+        choices=("mirrored", "multiworker"),
+        help="Data-parallel training with tf.distribute (multiworker: set TF_CONFIG in each worker).",
+    )
+    train.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="Keep the last epoch's weights instead of the best validation epoch's.",
+    )
+    train.add_argument(
+        "--no-nan-guard",
+        action="store_true",
+        help="Do not stop when the loss or weights become NaN.",
+    )
 
     tune = verbs.add_parser("tune", help="KerasTuner search over a model's space.")
     tune.add_argument("model")
@@ -307,10 +322,15 @@ def run(args, argv=None):
             batch_size=args.batch_size,
             overrides=_pairs(args.set, "--set"),
             data_options=_data_options(args),
-            callbacks=_callback_options(args),
+            callbacks=_callback_options(
+                args,
+                checkpoint=not args.no_checkpoint,
+                terminate_on_nan=not args.no_nan_guard,
+            ),
             resume=args.resume,
             seed=args.seed,
             verbose=args.verbose,
+            strategy=args.strategy,
         )
         print(json.dumps(result.metrics, indent=2))
         print(f"run folder:  {os.path.abspath(result.run_dir)}")

@@ -51,6 +51,8 @@ def _coerce(value, annotation, key):
     """Converts `value` (from JSON or a `--set` string) to `annotation`."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if value is None and not (origin in (typing.Union, types.UnionType) and type(None) in args):
+        raise ConfigError(f"{key} cannot be none; give a value.")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -116,13 +118,15 @@ def _coerce(value, annotation, key):
     return value
 
 
-def apply_overrides(config, overrides):
+def apply_overrides(config, overrides, *, keep_none=False):
     """Returns a copy of `config` with `overrides` applied and validated.
 
     `None` values are dropped, so unset CLI options never override a model's
-    defaults. Unknown keys and values of the wrong type raise `ConfigError`.
+    defaults, unless `keep_none` (an explicit `--set seed=none`, or a config
+    read back from JSON). Unknown keys and values of the wrong type raise
+    `ConfigError`.
     """
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    overrides = {k: v for k, v in (overrides or {}).items() if keep_none or v is not None}
     names = field_names(type(config))
     hints = _field_types(type(config))
     changes = {}
@@ -143,7 +147,7 @@ def config_to_dict(config):
 
 
 def config_from_dict(config_class, values):
-    return apply_overrides(config_class(), values)
+    return apply_overrides(config_class(), values, keep_none=True)
 
 
 def parse_value(text):

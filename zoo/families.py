@@ -13,13 +13,5 @@ FAMILY_MODULES = (
 )
 
 
-def _import(name):
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as error:  # TEMPORARY while families land
-        if error.name != name:
-            raise
-
-
 for _module in FAMILY_MODULES:
-    _import(_module)
+    importlib.import_module(_module)

@@ -152,14 +152,21 @@ def get_entry(name):
     return _MODELS[name]
 
 
-def resolve_config(name, **overrides):
-    """Returns `(family, config)` for a model name with overrides applied."""
+def resolve_config(name, explicit=None, /, **overrides):
+    """Returns `(family, config)` for a model name with overrides applied.
+
+    Keyword overrides that are None are ignored (unset options); the
+    `explicit` dict (from `--set`) may set a field to None on purpose.
+    """
     family = get_family(name)
     if name in _MODELS:
         config = _MODELS[name].make_config()
     else:
         config = family.config_class()
-    return family, apply_overrides(config, overrides)
+    config = apply_overrides(config, overrides)
+    if explicit:
+        config = apply_overrides(config, explicit, keep_none=True)
+    return family, config
 
 
 def create_model(name, *, input_shape, num_classes, **overrides):
