@@ -856,7 +856,13 @@ def _load_npz(path, **options):
     def pick(*names):
         for name in names:
             if name in keys:
-                return archive[name]
+                try:
+                    return archive[name]
+                except ValueError:  # object arrays: refused, never unpickled
+                    raise DataError(
+                        f"{path}: array {name!r} holds Python objects, which the zoo does not "
+                        "unpickle; save plain numeric arrays with numpy.savez."
+                    ) from None
         return None
 
     x = pick("x_train", "x", "images")

@@ -29,12 +29,23 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("csv")
     parser.add_argument("target")
-    parser.add_argument("--model", default="mlp_small")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="Default: the family's."
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="Splits to average over.")
     args = parser.parse_args()
+    rows = [compare(args, seed) for seed in range(args.seeds)]
+    for name in ("logistic_regression", args.model):
+        for metric in ("accuracy", "auc"):
+            values = [row[name][metric] for row in rows]
+            print(
+                f"{name:20s} {metric:8s} mean {sum(values) / len(values):.4f}  per split {[round(v, 4) for v in values]}"
+            )
 
-    bundle = load_data(args.csv, kind="tabular", target=args.target, seed=args.seed)
+
+def compare(args, seed):
+    bundle = load_data(args.csv, kind="tabular", target=args.target, seed=seed)
     x_train, y_train = arrays(bundle.train)
     x_test, y_test = arrays(bundle.test)
     started = time.perf_counter()
@@ -52,7 +63,7 @@ def main():
             run_dir=f"{run_dir}/run",
             epochs=args.epochs,
             data_options={"target": args.target},
-            seed=args.seed,
+            seed=seed,
             verbose=0,
         )
     mlp = {
@@ -60,8 +71,16 @@ def main():
         "auc": result.metrics["test_auc"],
         "seconds": result.metrics["train_seconds"],
     }
-    print(json.dumps({"data": args.csv, "test_rows": int(len(y_test)), "class_weight": bundle.class_weight,
-                      "logistic_regression": logreg, args.model: mlp}, indent=2))
+    row = {
+        "seed": seed,
+        "data": args.csv,
+        "test_rows": int(len(y_test)),
+        "class_weight": bundle.class_weight,
+        "logistic_regression": logreg,
+        args.model: mlp,
+    }
+    print(json.dumps(row), flush=True)
+    return row
 
 
 if __name__ == "__main__":

@@ -456,8 +456,6 @@ IMAGE_CASES.append(
         _pickled_npz,
         "pickle|npz|object",
         kind="image",
-        xfail="datasets/images.py: ValueError: Object arrays cannot be loaded when "
-        "allow_pickle=False (refused, safely, but as a raw ValueError)",
     )
 )
 

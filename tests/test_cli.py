@@ -23,17 +23,110 @@ def test_list_and_datasets(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "mlp_smal", "--data", "iris", "--run-dir", "{tmp}/a"], "Did you mean 'mlp_small'"),
-        (["train", "mlp_small", "--data", "irs", "--run-dir", "{tmp}/a"], "Unknown tabular dataset 'irs'"),
-        (["train", "mlp_small", "--data", "{tmp}/missing.csv", "--target", "y", "--run-dir", "{tmp}/a"], "does not exist"),
-        (["train", "mlp_small", "--data", "titanic", "--target", "survive", "--run-dir", "{tmp}/a"], "Did you mean 'survived'"),
-        (["train", "mlp_small", "--data", "iris", "--set", "dropout_rate", "--run-dir", "{tmp}/a"], "key=value"),
-        (["train", "mlp_small", "--data", "iris", "--set", "units=3", "--run-dir", "{tmp}/a"], "Unknown setting 'units'"),
-        (["train", "mlp_small", "--data", "iris", "--epochs", "0", "--run-dir", "{tmp}/a"], "epochs must be a positive"),
-        (["train", "mlp_small", "--data", "iris", "--data-option", "nope=1", "--run-dir", "{tmp}/a"], "do not apply"),
-        (["tune", "mlp_small", "--data", "iris", "--tuner", "grdi", "--run-dir", "{tmp}/b"], "Did you mean 'grid'"),
+        (
+            ["train", "mlp_smal", "--data", "iris", "--run-dir", "{tmp}/a"],
+            "Did you mean 'mlp_small'",
+        ),
+        (
+            ["train", "mlp_small", "--data", "irs", "--run-dir", "{tmp}/a"],
+            "Unknown tabular dataset 'irs'",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "{tmp}/missing.csv",
+                "--target",
+                "y",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "does not exist",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "titanic",
+                "--target",
+                "survive",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "Did you mean 'survived'",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "iris",
+                "--set",
+                "dropout_rate",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "key=value",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "iris",
+                "--set",
+                "units=3",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "Unknown setting 'units'",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "iris",
+                "--epochs",
+                "0",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "epochs must be a positive",
+        ),
+        (
+            [
+                "train",
+                "mlp_small",
+                "--data",
+                "iris",
+                "--data-option",
+                "nope=1",
+                "--run-dir",
+                "{tmp}/a",
+            ],
+            "do not apply",
+        ),
+        (
+            [
+                "tune",
+                "mlp_small",
+                "--data",
+                "iris",
+                "--tuner",
+                "grdi",
+                "--run-dir",
+                "{tmp}/b",
+            ],
+            "Did you mean 'grid'",
+        ),
         (["predict", "{tmp}/nothing", "x"], "holds no finished run"),
-        (["train", "mlp_small", "--epochs", "two", "--run-dir", "{tmp}/a"], "invalid int value"),
+        (
+            ["train", "mlp_small", "--epochs", "two", "--run-dir", "{tmp}/a"],
+            "invalid int value",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -47,29 +140,73 @@ def test_user_mistakes_are_one_line_and_exit_2(capsys, tmp_path, argv, message):
 def test_empty_csv_from_the_cli(capsys, tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
-    code, _, err = run_cli(capsys, "train", "mlp_small", "--data", str(path), "--target", "y", "--run-dir", str(tmp_path / "r"))
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "mlp_small",
+        "--data",
+        str(path),
+        "--target",
+        "y",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
     assert code == 2 and "is empty" in err
 
 
 def test_one_class_target_from_the_cli(capsys, tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("a,b,y\n" + "1,2,yes\n" * 30)
-    code, _, err = run_cli(capsys, "train", "mlp_small", "--data", str(path), "--target", "y", "--run-dir", str(tmp_path / "r"))
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "mlp_small",
+        "--data",
+        str(path),
+        "--target",
+        "y",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
     assert code == 2 and "single class" in err
 
 
 def test_train_then_predict_in_a_subprocess(tmp_path):
     """The installed entry point, as a user runs it."""
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "zoo", "train", "mlp_tiny", "--data", "iris", "--epochs", "2", "--run-dir", str(run_dir), "--verbose", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "zoo",
+        "train",
+        "mlp_tiny",
+        "--data",
+        "iris",
+        "--epochs",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        "--verbose",
+        "0",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "test_accuracy" in done.stdout and "tensorboard --logdir" in done.stdout
     assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] >= 0
     predicted = subprocess.run(
-        [sys.executable, "-m", "zoo", "predict", str(run_dir),
-         "sepal length (cm)=5.1,sepal width (cm)=3.5,petal length (cm)=1.4,petal width (cm)=0.2"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "predict",
+            str(run_dir),
+            "sepal length (cm)=5.1,sepal width (cm)=3.5,petal length (cm)=1.4,petal width (cm)=0.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert predicted.returncode == 0, predicted.stderr[-2000:]
-    assert any(name in predicted.stdout for name in ("setosa", "versicolor", "virginica"))
+    assert any(
+        name in predicted.stdout for name in ("setosa", "versicolor", "virginica")
+    )

@@ -106,18 +106,32 @@ def read_series(inputs, record):
     info = record.get("data_info", {})
     columns, window = info.get("columns"), info.get("window")
     if not columns or not window:
-        raise ZooError("This run does not record its columns and window; retrain it with this version.")
+        raise ZooError(
+            "This run does not record its columns and window; retrain it with this version."
+        )
     windows = []
     for item in inputs:
         if not os.path.isfile(item):
-            raise DataError(f"{item} is not a file; give a CSV with the columns {', '.join(columns)}.")
+            raise DataError(
+                f"{item} is not a file; give a CSV with the columns {', '.join(columns)}."
+            )
         frame = read_table(item)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise DataError(f"{item} lacks column(s) {', '.join(missing)} that the model was trained on.")
-        values = frame[columns].apply(pd.to_numeric, errors="coerce").ffill().bfill().to_numpy("float32")
+            raise DataError(
+                f"{item} lacks column(s) {', '.join(missing)} that the model was trained on."
+            )
+        values = (
+            frame[columns]
+            .apply(pd.to_numeric, errors="coerce")
+            .ffill()
+            .bfill()
+            .to_numpy("float32")
+        )
         if len(values) < window or not np.all(np.isfinite(values[-window:])):
-            raise DataError(f"{item} needs at least {window} rows of numbers in {', '.join(columns)}.")
+            raise DataError(
+                f"{item} needs at least {window} rows of numbers in {', '.join(columns)}."
+            )
         windows.append(values[-window:])
     return np.stack(windows)
 

@@ -194,12 +194,17 @@ class ZooHyperModel(kt.HyperModel):
             )
             if bundle.class_weight:
                 kwargs.setdefault("class_weight", bundle.class_weight)
+            kwargs.setdefault("shuffle", False)  # tf.data shuffles the train split
         if self.family.fit is not None:
             history = self.family.fit(model, config, *args, **kwargs)
         else:
             history = model.fit(*args, **kwargs).history
         _fail_on_nan(history)
-        return history
+        # A History, not its dict: KerasTuner scores a History by its best
+        # epoch, but would average a dict of per-epoch lists over all epochs.
+        result = keras.callbacks.History()
+        result.history = dict(history)
+        return result
 
 
 # Hyperparameters that shape a config without being a field of it.

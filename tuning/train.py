@@ -303,9 +303,7 @@ def train(
             input_shape=bundle.input_shape,
             num_classes=bundle.num_classes,
         )
-        family.compile(
-            network, config, num_classes=bundle.num_classes, total_steps=1
-        )
+        family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
         network.set_weights(trained)
     else:
         fit_model(

@@ -51,7 +51,9 @@ def _coerce(value, annotation, key):
     """Converts `value` (from JSON or a `--set` string) to `annotation`."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if value is None and not (origin in (typing.Union, types.UnionType) and type(None) in args):
+    if value is None and not (
+        origin in (typing.Union, types.UnionType) and type(None) in args
+    ):
         raise ConfigError(f"{key} cannot be none; give a value.")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -126,7 +128,9 @@ def apply_overrides(config, overrides, *, keep_none=False):
     read back from JSON). Unknown keys and values of the wrong type raise
     `ConfigError`.
     """
-    overrides = {k: v for k, v in (overrides or {}).items() if keep_none or v is not None}
+    overrides = {
+        k: v for k, v in (overrides or {}).items() if keep_none or v is not None
+    }
     names = field_names(type(config))
     hints = _field_types(type(config))
     changes = {}

@@ -13,7 +13,11 @@ def churn_frame(n=200, seed=0):
     tenure = rng.integers(1, 72, n).astype(float)
     contract = rng.choice(["Month-to-month", "One year", "Two year"], n)
     charges = rng.normal(70, 20, n).round(2)
-    churn = np.where((contract == "Month-to-month") & (tenure < 24) & (rng.random(n) < 0.8), "Yes", "No")
+    churn = np.where(
+        (contract == "Month-to-month") & (tenure < 24) & (rng.random(n) < 0.8),
+        "Yes",
+        "No",
+    )
     frame = pd.DataFrame(
         {
             "customerID": [f"C{i:05d}" for i in range(n)],
@@ -31,7 +35,9 @@ def churn_frame(n=200, seed=0):
 
 def test_awkward_csv_is_understood(tmp_path):
     path = tmp_path / "churn.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + churn_frame().to_csv(index=False, sep=";").encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf" + churn_frame().to_csv(index=False, sep=";").encode()
+    )
     bundle = load_data(str(path), kind="tabular", target="Churn", seed=1)
     info = bundle.info
     assert bundle.class_names == ["No", "Yes"]
@@ -50,23 +56,34 @@ def test_split_is_stratified_and_seeded():
     first = load_data("credit_card", kind="tabular", seed=3)
     again = load_data("credit_card", kind="tabular", seed=3)
     other = load_data("credit_card", kind="tabular", seed=4)
-    labels = {split: np.concatenate([y for _, y in getattr(first, split).batch(2000)]) for split in ("train", "test")}
+    labels = {
+        split: np.concatenate([y for _, y in getattr(first, split).batch(2000)])
+        for split in ("train", "test")
+    }
     assert abs(labels["train"].mean() - labels["test"].mean()) < 0.03
-    assert np.array_equal(labels["test"], np.concatenate([y for _, y in again.test.batch(2000)]))
+    assert np.array_equal(
+        labels["test"], np.concatenate([y for _, y in again.test.batch(2000)])
+    )
     assert not np.array_equal(
-        next(iter(first.test.batch(2000)))[0].numpy(), next(iter(other.test.batch(2000)))[0].numpy()
+        next(iter(first.test.batch(2000)))[0].numpy(),
+        next(iter(other.test.batch(2000)))[0].numpy(),
     )
 
 
 def test_class_weights_for_imbalanced_targets():
     bundle = load_data("credit_card", kind="tabular")  # 22% "no"
     assert bundle.class_weight[0] > 1.5 > bundle.class_weight[1]
-    assert load_data("credit_card", kind="tabular", class_weight="none").class_weight is None
+    assert (
+        load_data("credit_card", kind="tabular", class_weight="none").class_weight
+        is None
+    )
 
 
 def test_features_subset_and_regression():
     bundle = load_data("titanic", kind="tabular", features="sex,passengerClass")
-    assert bundle.info["numeric_columns"] == [] and bundle.input_shape == (7,)  # 2 + 3 classes, 1 OOV each
+    assert bundle.info["numeric_columns"] == [] and bundle.input_shape == (
+        7,
+    )  # 2 + 3 classes, 1 OOV each
     regression = load_data("diabetes", kind="tabular")
     assert regression.num_classes is None and regression.task == "regression"
 
@@ -105,7 +122,9 @@ def test_preprocessor_takes_raw_rows_with_gaps():
 def test_bad_csvs_raise_data_error(tmp_path, content, options, message):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    if message is None:  # a near-miss target name is matched case- and space-insensitively
+    if (
+        message is None
+    ):  # a near-miss target name is matched case- and space-insensitively
         with pytest.raises(DataError, match="rows with a target"):
             load_data(str(path), kind="tabular", **options)
         return

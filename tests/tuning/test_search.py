@@ -284,3 +284,13 @@ def test_executions_per_trial_average(tmp_path):
     )
     assert result.results.iloc[0]["status"] == "COMPLETED"
     assert result.tuner.executions_per_trial == 2
+
+
+def test_score_is_the_best_epoch_not_the_mean(small_search):
+    """KerasTuner scores a History by its best epoch; a dict would be averaged."""
+    completed = small_search.results[small_search.results["status"] == "COMPLETED"]
+    trial_id = completed.iloc[0]["trial_id"]
+    history = pd.read_csv(
+        os.path.join(small_search.run_dir, "search", f"trial_{trial_id}", "history.csv")
+    )
+    assert completed.iloc[0]["score"] == pytest.approx(history["val_accuracy"].max())

@@ -123,7 +123,14 @@ def test_regression_run(tmp_path):
 
 
 def test_mirrored_strategy_run(tmp_path):
-    result = train("mlp_tiny", "iris", run_dir=tmp_path / "mirrored", epochs=2, strategy="mirrored", verbose=0)
+    result = train(
+        "mlp_tiny",
+        "iris",
+        run_dir=tmp_path / "mirrored",
+        epochs=2,
+        strategy="mirrored",
+        verbose=0,
+    )
     assert len(result.history) == 2 and np.isfinite(result.metrics["test_loss"])
 
 
@@ -140,14 +147,48 @@ def test_multiworker_cli_run(tmp_path):
     processes = []
     try:
         for index in range(2):
-            env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}))
-            command = [sys.executable, "-m", "zoo", "train", "mlp_tiny", "--data", "iris", "--epochs", "2",
-                       "--strategy", "multiworker", "--run-dir", str(tmp_path / "run"), "--verbose", "0"]
-            processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            env = dict(
+                os.environ,
+                TF_CONFIG=json.dumps(
+                    {
+                        "cluster": {"worker": cluster},
+                        "task": {"type": "worker", "index": index},
+                    }
+                ),
+            )
+            command = [
+                sys.executable,
+                "-m",
+                "zoo",
+                "train",
+                "mlp_tiny",
+                "--data",
+                "iris",
+                "--epochs",
+                "2",
+                "--strategy",
+                "multiworker",
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--verbose",
+                "0",
+            ]
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         codes = [process.wait(timeout=400) for process in processes]
     finally:
         for process in processes:
             process.kill()
     assert codes == [0, 0]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_accuracy"] >= 0
+    assert (
+        json.loads((tmp_path / "run" / "metrics.json").read_text())["test_accuracy"]
+        >= 0
+    )
     assert keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)

@@ -1,7 +1,7 @@
+import keras
 import numpy as np
 import pytest
 
-import keras
 from tests.helpers import run_model_test
 from zoo.mlp import MLPConfig, build_mlp, make_initializer
 from zoo.registry import create_model, list_models
@@ -14,7 +14,14 @@ def test_tiny_variant_through_the_shared_helper(num_classes, tmp_path):
         y = x.sum(axis=1, keepdims=True)
     else:
         y = np.arange(6) % num_classes
-    run_model_test("mlp_tiny", input_shape=(5,), num_classes=num_classes, x=x, y=y, tmp_path=tmp_path)
+    run_model_test(
+        "mlp_tiny",
+        input_shape=(5,),
+        num_classes=num_classes,
+        x=x,
+        y=y,
+        tmp_path=tmp_path,
+    )
 
 
 @pytest.mark.parametrize("name", list_models("mlp*"))
@@ -27,9 +34,21 @@ def test_every_variant_builds_and_runs(name):
 
 def test_heads_by_task():
     config = MLPConfig(hidden_units=(4,))
-    assert build_mlp(config, input_shape=(3,), num_classes=2).layers[-1].activation.__name__ == "sigmoid"
-    assert build_mlp(config, input_shape=(3,), num_classes=5).layers[-1].activation.__name__ == "softmax"
-    regression = build_mlp(MLPConfig(hidden_units=(4,), output_units=2), input_shape=(3,), num_classes=None)
+    assert (
+        build_mlp(config, input_shape=(3,), num_classes=2)
+        .layers[-1]
+        .activation.__name__
+        == "sigmoid"
+    )
+    assert (
+        build_mlp(config, input_shape=(3,), num_classes=5)
+        .layers[-1]
+        .activation.__name__
+        == "softmax"
+    )
+    regression = build_mlp(
+        MLPConfig(hidden_units=(4,), output_units=2), input_shape=(3,), num_classes=None
+    )
     assert regression.output_shape == (None, 2)
     assert regression.layers[-1].activation.__name__ == "linear"
 
@@ -50,15 +69,23 @@ def test_options_reach_the_layers():
     assert [layer.units for layer in dense] == [7, 5]
     assert isinstance(dense[0].kernel_initializer, keras.initializers.HeUniform)
     assert dense[0].kernel_regularizer.l2 == pytest.approx(0.01)
-    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
-    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.3, 0.3]
+    assert any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers
+    )
+    assert [
+        layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+    ] == [0.3, 0.3]
     assert model.get_layer("activation_0").activation.__name__ == "tanh"
 
 
 def test_random_uniform_0_1_initializer():
     initializer = make_initializer("random_uniform_0_1", seed=1)
     values = keras.ops.convert_to_numpy(initializer((50, 50)))
-    assert values.min() >= 0 and values.max() <= 1 and values.mean() == pytest.approx(0.5, abs=0.05)
+    assert (
+        values.min() >= 0
+        and values.max() <= 1
+        and values.mean() == pytest.approx(0.5, abs=0.05)
+    )
 
 
 def test_mlp_learns_a_separable_problem():

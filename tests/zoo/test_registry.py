@@ -54,7 +54,9 @@ def test_family_names_build_their_default_config():
 
 def test_none_overrides_keep_defaults():
     model = create_model("mlp_tiny", input_shape=(4,), num_classes=2, hidden_units=None)
-    assert [layer.units for layer in model.layers if layer.name.startswith("dense_")] == [8]
+    assert [
+        layer.units for layer in model.layers if layer.name.startswith("dense_")
+    ] == [8]
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,9 @@ def test_num_classes_below_two_is_an_error():
 
 
 def test_parse_set_types_follow_the_config():
-    values = parse_set(["hidden_units=16,8", "dropout_rate=0.25", "batch_norm=true", "optimizer=sgd"])
+    values = parse_set(
+        ["hidden_units=16,8", "dropout_rate=0.25", "batch_norm=true", "optimizer=sgd"]
+    )
     config = apply_overrides(get_family("mlp").config_class(), values)
     assert config.hidden_units == (16, 8)
     assert config.dropout_rate == 0.25
@@ -107,11 +111,20 @@ def test_custom_family_plugs_in():
 
     from zoo import registry
 
-    family = Family(name="linear_test", config_class=LinearConfig, build=build, compile=lambda *a, **k: None)
+    family = Family(
+        name="linear_test",
+        config_class=LinearConfig,
+        build=build,
+        compile=lambda *a, **k: None,
+    )
     register_family(family)
     try:
-        register_model(lambda: LinearConfig(), family="linear_test", name="linear_test_v1")
-        assert create_model("linear_test_v1", input_shape=(3,), num_classes=4).output_shape == (None, 4)
+        register_model(
+            lambda: LinearConfig(), family="linear_test", name="linear_test_v1"
+        )
+        assert create_model(
+            "linear_test_v1", input_shape=(3,), num_classes=4
+        ).output_shape == (None, 4)
     finally:
         registry._MODELS.pop("linear_test_v1", None)
         registry._FAMILIES.pop("linear_test", None)
