@@ -535,7 +535,9 @@ def load_table(
     )
 
 
-def _sklearn_loader(loader_name, description):
+def _embedded_loader(read_frame, default_target, name, description):
+    """A registered loader: `read_frame(target) -> (frame, target)`, then the split."""
+
     def load(
         *,
         target=None,
@@ -546,32 +548,46 @@ def _sklearn_loader(loader_name, description):
         test_split=0.15,
         class_weight="auto",
     ):
-        import sklearn.datasets
-
-        data = getattr(sklearn.datasets, loader_name)(as_frame=True)
-        frame = data.frame.copy()
-        target_name = target or "target"
-        if (
-            hasattr(data, "target_names")
-            and task != "regression"
-            and target_name == "target"
-        ):
-            names = list(data.target_names)
-            frame["target"] = [str(names[int(i)]) for i in frame["target"]]
+        frame, target = read_frame(target or default_target, task)
         return bundle_from_frame(
             frame,
-            target=target_name,
+            target=target,
             features=features,
             task=task,
             seed=seed,
             validation_split=validation_split,
             test_split=test_split,
             class_weight=class_weight,
-            name=loader_name.replace("load_", ""),
+            name=name,
         )
 
     load.__doc__ = description
     return load
+
+
+def _sklearn_frame(loader_name):
+    def read_frame(target, task):
+        import sklearn.datasets
+
+        data = getattr(sklearn.datasets, loader_name)(as_frame=True)
+        frame = data.frame.copy()
+        if (
+            hasattr(data, "target_names")
+            and task != "regression"
+            and target == "target"
+        ):
+            names = list(data.target_names)
+            frame["target"] = [str(names[int(i)]) for i in frame["target"]]
+        return frame, target
+
+    return read_frame
+
+
+def _csv_loader(file_name, default_target, description):
+    def read_frame(target, task):
+        return read_table(os.path.join(DATA_DIR, file_name)), target
+
+    return _embedded_loader(read_frame, default_target, file_name, description)
 
 
 for _name, _loader, _description in (
@@ -602,36 +618,8 @@ for _name, _loader, _description in (
     ),
 ):
     register_dataset(_name, kind="tabular", description=_description)(
-        _sklearn_loader(_loader, _description)
+        _embedded_loader(_sklearn_frame(_loader), "target", _name, _description)
     )
-
-
-def _csv_loader(file_name, default_target, description):
-    def load(
-        *,
-        target=None,
-        features=None,
-        task="auto",
-        seed=0,
-        validation_split=0.15,
-        test_split=0.15,
-        class_weight="auto",
-    ):
-        frame = read_table(os.path.join(DATA_DIR, file_name))
-        return bundle_from_frame(
-            frame,
-            target=target or default_target,
-            features=features,
-            task=task,
-            seed=seed,
-            validation_split=validation_split,
-            test_split=test_split,
-            class_weight=class_weight,
-            name=file_name,
-        )
-
-    load.__doc__ = description
-    return load
 
 
 register_dataset("titanic", kind="tabular")(

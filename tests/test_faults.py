@@ -115,6 +115,9 @@ def _train_argv(run_dir, resume=False):
         "--no-tensorboard",
         "--monitor",
         "loss",
+        # One batch per call, so the probe can kill between any two batches.
+        "--set",
+        "steps_per_execution=1",
         "--verbose",
         "0",
     ]
