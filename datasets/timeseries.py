@@ -211,9 +211,11 @@ def _windows(values, window, horizon):
         batch_size=None,
         shuffle=False,
     )
+    # Cached: slicing windows each epoch fed the forecaster only 2.6x what it
+    # consumes (bench/results/pipelines.md); cached windows are 10x faster.
     return dataset.map(
         lambda seq: (seq[:window], seq[window:, 0]), num_parallel_calls=AUTOTUNE
-    )
+    ).cache()
 
 
 def make_series_bundle(

@@ -394,7 +394,9 @@ def adapt_char_cnn(config, bundle):
     def quantize(text, label):
         return quantizer(tf.expand_dims(text, 0))[0], label
 
-    adapted = bundle.map(quantize)
+    # Not cached: 1,014 ids per text add up on big corpora, and the
+    # quantiser already outruns the model 185x (bench/results/pipelines.md).
+    adapted = bundle.map(quantize, cache=False)
     adapted.input_shape = (config.sequence_length,)
     adapted.preprocessor = quantizer
     adapted.raw_inputs = lambda: keras.Input(shape=(), dtype="string", name="text")
