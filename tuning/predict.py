@@ -68,9 +68,7 @@ def read_tabular(inputs, record):
     frames = []
     for item in inputs:
         if os.path.exists(item):
-            frames.append(
-                read_table(item) if os.path.getsize(item) else read_table(item)
-            )
+            frames.append(read_table(item))
         else:
             pairs = [p for p in item.split(",") if p.strip()]
             row = {}

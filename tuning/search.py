@@ -55,7 +55,7 @@ from tuning.spaces import TRAINING_KEYS, get_space, narrow, training_space
 from tuning.train import evaluate_model, export_model, prepare
 from zoo.config import apply_overrides, config_to_dict
 from zoo.errors import ConfigError, ZooError, close_matches
-from zoo.registry import build_from_config, resolve_config
+from zoo.registry import build_for_bundle, resolve_config
 
 TUNERS = ("random", "bayesian", "hyperband", "grid")
 
@@ -100,8 +100,15 @@ class ZooHyperModel(kt.HyperModel):
         self.epochs = epochs or self.family.epochs
         self._bundles = {}
         self._current = None
+        # Hyperparameters the family's space declares without being config
+        # fields (num_layers, units...): a user's --space may narrow them too.
+        self._space_names = set()
         if not replace_space:
-            get_space(self.family.name)  # Fails early for a family with no space.
+            probe = kt.HyperParameters()
+            get_space(self.family.name)(
+                probe
+            )  # Fails early for a family with no space.
+            self._space_names = set(probe.values)
 
     def config_for(self, hp):
         """The family config that `hp` selects."""
@@ -118,15 +125,12 @@ class ZooHyperModel(kt.HyperModel):
                 {k: v for k, v in training_space(hp).items() if k not in self.space}
             )
         fields = {f.name for f in dataclasses.fields(self.base_config)}
-        unknown = [
-            k
-            for k in values
-            if k not in fields and k not in TRAINING_KEYS and k not in _SPACE_ONLY
-        ]
+        known = fields | set(TRAINING_KEYS) | self._space_names
+        unknown = [k for k in values if k not in known]
         if unknown:
             raise ConfigError(
                 f"Search space names {unknown[0]!r}, which is not a setting of {self.family.name}."
-                f"{close_matches(unknown[0], fields)}"
+                f"{close_matches(unknown[0], known)}"
             )
         changes = {
             k: v for k, v in values.items() if k in fields and k not in self.overrides
@@ -157,12 +161,7 @@ class ZooHyperModel(kt.HyperModel):
         keras.backend.clear_session()
         config = self.config_for(hp)
         bundle = self.bundle_for(config)
-        model = build_from_config(
-            self.family,
-            config,
-            input_shape=bundle.input_shape,
-            num_classes=bundle.num_classes,
-        )
+        model = build_for_bundle(self.family, config, bundle)
         batch_size = self._batch_size(hp)
         epochs = self.epochs
         steps = (
@@ -205,10 +204,6 @@ class ZooHyperModel(kt.HyperModel):
         result = keras.callbacks.History()
         result.history = dict(history)
         return result
-
-
-# Hyperparameters that shape a config without being a field of it.
-_SPACE_ONLY = ("num_layers", "units", "num_blocks", "filters")
 
 
 def _fail_on_nan(history):

@@ -21,7 +21,7 @@ from tuning.io import read_json, save_model, write_json
 from tuning.plots import plot_history
 from zoo.config import config_to_dict
 from zoo.errors import ConfigError, ZooError
-from zoo.registry import build_from_config, resolve_config
+from zoo.registry import build_for_bundle, resolve_config
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
@@ -259,12 +259,7 @@ def train(
         1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
     )
     with distribution.scope() if distribution else contextlib.nullcontext():
-        network = build_from_config(
-            family,
-            config,
-            input_shape=bundle.input_shape,
-            num_classes=bundle.num_classes,
-        )
+        network = build_for_bundle(family, config, bundle)
         family.compile(
             network,
             config,
@@ -297,12 +292,7 @@ def train(
         # evaluate()/predict() fail under the strategy too: continue with a
         # copy of the trained weights in a model outside it.
         trained = network.get_weights()
-        network = build_from_config(
-            family,
-            config,
-            input_shape=bundle.input_shape,
-            num_classes=bundle.num_classes,
-        )
+        network = build_for_bundle(family, config, bundle)
         family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
         network.set_weights(trained)
     else:

@@ -37,11 +37,6 @@ RNN_LAYERS = {
 }
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 
-# Embedding matrices built by `adapt_lstm` from a word-vector file, keyed by
-# (path, max_tokens, embedding_dim): `build` cannot see the vocabulary, which
-# only the adapted bundle knows (see notes/issue4.md).
-_PRETRAINED = {}
-
 
 def recurrent_stack(x, config, *, prefix="rnn"):
     """`config.rnn_units` recurrent layers; all but the last return sequences."""
@@ -205,14 +200,6 @@ def read_word_vectors(path, vocabulary, embedding_dim, *, seed=0):
     return matrix, found
 
 
-def _pretrained_key(config):
-    return (
-        os.path.abspath(config.pretrained_embeddings),
-        config.max_tokens,
-        config.embedding_dim,
-    )
-
-
 def build_lstm(config, *, input_shape, num_classes):
     """Builds a recurrent text classifier on token ids.
 
@@ -251,16 +238,19 @@ def build_lstm(config, *, input_shape, num_classes):
     x = embedding(inputs)
     x = recurrent_stack(x, config)
     outputs = head(x, config, num_classes)
-    model = keras.Model(inputs, outputs, name="lstm")
-    if config.pretrained_embeddings:
-        matrix = _PRETRAINED.get(_pretrained_key(config))
-        if matrix is None:
-            raise ConfigError(
-                "pretrained_embeddings needs the vocabulary: build the model through "
-                "`zoo train` / `tuning.train.train`, which adapts it first."
-            )
-        embedding.set_weights([matrix])
-    return model
+    return keras.Model(inputs, outputs, name="lstm")
+
+
+def initialize_lstm(model, config, bundle):
+    """Copies the word vectors that `adapt_lstm` laid out into the embedding."""
+    matrix = bundle.extras.get("embedding_matrix")
+    if config.pretrained_embeddings and matrix is None:
+        raise ConfigError(
+            "pretrained_embeddings needs the vocabulary: build the model through "
+            "`zoo train` / `tuning.train.train`, which adapts it first."
+        )
+    if matrix is not None:
+        model.get_layer("embedding").set_weights([matrix])
 
 
 def adapt_lstm(config, bundle):
@@ -296,7 +286,7 @@ def adapt_lstm(config, bundle):
         )
         full = np.zeros((config.max_tokens, config.embedding_dim), dtype="float32")
         full[: len(matrix)] = matrix
-        _PRETRAINED[_pretrained_key(config)] = full
+        adapted.extras = {**bundle.extras, "embedding_matrix": full}
         adapted.info["pretrained_coverage"] = round(
             found / max(len(vocabulary) - 2, 1), 4
         )
@@ -312,6 +302,7 @@ register_family(
         data_kind="text",
         default_data="rotten_tomatoes",
         adapt=adapt_lstm,
+        initialize=initialize_lstm,
         epochs=10,
         batch_size=32,
         description="Recurrent (LSTM/GRU/SimpleRNN) text classifier on word embeddings.",

@@ -42,6 +42,9 @@ class Family:
             or None for plain `model.fit`.
         evaluate: `evaluate(model, config, bundle, run_dir) -> dict` of extra
             test metrics and artefacts (pictures, baselines), or None.
+        initialize: `initialize(model, config, bundle)` sets weights that
+            come from the adapted data (pretrained word vectors laid out by
+            the fitted vocabulary), or None.
         epochs, batch_size: Training defaults when the user gives none.
         restore_best: Whether the saved model takes the best validation
             epoch's weights (else the last epoch's). False for families whose
@@ -59,6 +62,7 @@ class Family:
     adapt: Callable | None = None
     fit: Callable | None = None
     evaluate: Callable | None = None
+    initialize: Callable | None = None
     epochs: int = 20
     batch_size: int = 32
     restore_best: bool = True
@@ -200,3 +204,14 @@ def build_from_config(family, config, *, input_shape, num_classes):
             "use None for regression."
         )
     return family.build(config, input_shape=tuple(input_shape), num_classes=num_classes)
+
+
+def build_for_bundle(family, config, bundle):
+    """Builds a model for an adapted `DataBundle` and lets the family
+    initialise the weights that depend on that data."""
+    model = build_from_config(
+        family, config, input_shape=bundle.input_shape, num_classes=bundle.num_classes
+    )
+    if family.initialize is not None:
+        family.initialize(model, config, bundle)
+    return model

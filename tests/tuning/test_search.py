@@ -294,3 +294,14 @@ def test_score_is_the_best_epoch_not_the_mean(small_search):
         os.path.join(small_search.run_dir, "search", f"trial_{trial_id}", "history.csv")
     )
     assert completed.iloc[0]["score"] == pytest.approx(history["val_accuracy"].max())
+
+
+def test_space_may_narrow_hyperparameters_that_are_not_config_fields():
+    hypermodel = search.ZooHyperModel(
+        "mlp_tiny", "iris", space={"units": [16], "num_layers": 2}
+    )
+    assert hypermodel.config_for(kt.HyperParameters()).hidden_units == (16, 16)
+    with pytest.raises(ConfigError, match="Did you mean 'units'"):
+        search.ZooHyperModel("mlp_tiny", "iris", space={"unitz": [16]}).config_for(
+            kt.HyperParameters()
+        )

@@ -17,7 +17,13 @@ from zoo.lstm import (
     evaluate_forecaster,
     read_word_vectors,
 )
-from zoo.registry import create_model, get_family, list_models, resolve_config
+from zoo.registry import (
+    build_for_bundle,
+    create_model,
+    get_family,
+    list_models,
+    resolve_config,
+)
 
 # Recurrent layers trace slowly on CPU: the default run builds one tiny text variant.
 TEXT_MODELS = [
@@ -146,7 +152,7 @@ def test_glove_file_initialises_frozen_embedding(tmp_path):
     )[1]
     bundle = adapt_lstm(config, _sentiment_bundle())
     vocabulary = bundle.preprocessor.get_vocabulary()
-    model = build_lstm(config, input_shape=bundle.input_shape, num_classes=2)
+    model = build_for_bundle(get_family("lstm"), config, bundle)
     embedding = model.get_layer("embedding")
     assert not embedding.trainable
     weights = keras.ops.convert_to_numpy(embedding.embeddings)
