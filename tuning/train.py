@@ -135,6 +135,7 @@ def fit_model(
             epochs=epochs,
             callbacks=callbacks,
             class_weight=bundle.class_weight,
+            shuffle=False,  # The train split is shuffled in tf.data.
             verbose=verbose,
         )
     history = model.fit(
