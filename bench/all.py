@@ -10,15 +10,16 @@ Targets (issue 8):
 
 One process runs throughput, FLOP/s, pipelines and the tuner (sharing loaded
 datasets and the throughput rates); memory runs a subprocess per family.
+The lever sweeps behind the defaults (`bench.levers`) run with `--full`.
 
-    python -m bench.all [--quick] [--families ...] [--no-memory]
+    python -m bench.all [--full] [--quick] [--families ...] [--no-memory]
 """
 
 import argparse
 import sys
 import time
 
-from bench import flops, memory, pipelines, throughput, tuner_overhead
+from bench import flops, levers, memory, pipelines, throughput, tuner_overhead
 from bench.common import (
     COMPUTE_BOUND,
     argument_parser,
@@ -28,7 +29,7 @@ from bench.common import (
     write_results,
 )
 
-STAGES = ("throughput", "flops", "pipelines", "tuner_overhead", "memory")
+STAGES = ("throughput", "flops", "pipelines", "tuner_overhead", "memory", "levers")
 OVERHEAD_TARGET = 2.0
 PEAK_TARGET = 0.8
 PIPELINE_TARGET = 10.0
@@ -155,15 +156,21 @@ def summarise(throughput_rows, flops_rows, pipeline_rows, tuner_rows, machine, a
 def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-memory", action="store_true", help="Skip bench.memory.")
-    parser.add_argument("--no-levers", action="store_true", help="Skip lever sweeps.")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="Also the full lever sweep (bench.levers --full: about 30 min on 2 cores).",
+    )
     parser.add_argument(
         "--stages",
         nargs="*",
-        default=list(STAGES),
+        default=None,
         choices=STAGES,
         help="Benchmarks to run; the summary reads the others' last results.",
     )
     args = parser.parse_args(argv)
+    if args.stages is None:
+        args.stages = [name for name in STAGES if name != "levers" or args.full]
     args.trials = args.epochs = None
     started = time.perf_counter()
     machine = machine_info()
@@ -215,6 +222,14 @@ def main(argv=None):
     tuner_rows = stage("tuner_overhead", lambda: tuner_overhead.run(args))
     if not args.no_memory:
         stage("memory", lambda: memory.run(args))
+    if "levers" in args.stages:
+        stage("levers", lambda: levers.run(args))
+    else:
+        record = read_results("levers", args.results_dir)
+        if record is not None:
+            stage_notes.append(
+                f"levers: results of {record['machine']['date']} (`{record['command']}`)."
+            )
     summary_rows, columns = summarise(
         throughput_rows, flops_rows, pipeline_rows, tuner_rows, machine, args
     )
@@ -223,8 +238,8 @@ def main(argv=None):
         f"Wall time of bench.all: {total:.0f} s ("
         + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
         + ").",
-        "Details: throughput.md (with the lever sweeps), flops.md, pipelines.md, "
-        "tuner_overhead.md, memory.md beside this file.",
+        "Details: throughput.md, flops.md, pipelines.md, tuner_overhead.md, memory.md "
+        "and levers.md (the sweeps behind each default, `--full`) beside this file.",
         *stage_notes,
         "Ratios come from one process, so load from other processes on a shared machine moves "
         "both sides; absolute samples/s on a loaded machine are lower bounds.",
@@ -236,7 +251,9 @@ def main(argv=None):
         rows=summary_rows,
         notes=notes,
         machine=machine,
-        command="python -m bench.all" + (" --quick" if args.quick else ""),
+        command="python -m bench.all"
+        + (" --full" if args.full else "")
+        + (" --quick" if args.quick else ""),
         results_dir=args.results_dir,
         extra={"seconds": total, "timings": timings},
     )

@@ -1,16 +1,18 @@
 """Each input pipeline alone (no model) against what its model consumes.
 
-The pipeline is `DataBundle.batches("train", batch_size)` as `zoo train`
-builds it (shuffle, batch, prefetch, after the loader's and the family's
-maps), drained inside TensorFlow (`Dataset.reduce`, so no Python per
-batch): one full epoch, a fresh iterator, shuffle buffer fill included, after
-a warm-up epoch. Two levers are timed beside it: without `prefetch`, and
-with the preprocessed training split cached in memory.
+The pipeline is `DataBundle.training_stream` as `zoo train` feeds `fit`
+(shuffle, batch, prefetch, after the loader's and the family's maps),
+drained inside TensorFlow (no Python per batch), one epoch per timing after
+a warm-up epoch. A repeated stream is drained as `fit` drains it: one
+long-lived iterator, an epoch's batches at a time. A finite one gets a fresh
+iterator each epoch (shuffle buffer fill included). Levers timed beside it:
+a fresh iterator every epoch (what `fit` did before the stream), without
+`prefetch`, and with the preprocessed training split cached in memory.
 
 The model's consumption is the zoo default's training samples/s, from
 `bench.throughput` in the same run when `bench.all` passes it, else timed.
 
-    python -m bench.pipelines [--quick] [--families mlp char_cnn]
+    python -m bench.pipelines [--full] [--quick] [--families mlp char_cnn]
 """
 
 import sys
@@ -53,36 +55,66 @@ def _drainer(dataset):
     return drain
 
 
-def epoch_rate(dataset, seconds):
-    """`(batches per epoch, batches/s)` of full passes after a warm-up one."""
-    drain = _drainer(dataset)
+def _stream_drainer(dataset, steps):
+    """A traced-once function pulling `steps` batches from one long-lived iterator."""
+    import tensorflow as tf
+
+    iterator = iter(dataset)
+
+    @tf.function
+    def drain():
+        for _ in tf.range(steps):
+            next(iterator)
+        return tf.constant(steps, tf.int64)
+
+    return drain
+
+
+def epoch_rate(dataset, seconds, steps=None):
+    """`(batches per epoch, batches/s)` of epochs after a warm-up one.
+
+    With `steps`, `dataset` repeats and an epoch is `steps` batches of one
+    iterator; otherwise an epoch is a full pass with a fresh iterator.
+    """
+    drain = _stream_drainer(dataset, steps) if steps else _drainer(dataset)
     batches = int(drain())
     per_epoch = time_call(lambda: drain().numpy(), seconds=seconds, min_repeats=3)
     return batches, batches / per_epoch
 
 
-def pipeline_variants(bundle, batch_size):
-    """`(name, dataset)`: as fed, without prefetch, with the split cached."""
+def pipeline_variants(bundle, batch_size, steps_per_execution, *, full=False):
+    """`(name, dataset, steps of a repeated epoch or None)` to time.
+
+    The prefetch and cache levers only with `full`.
+    """
     from datasets.base import AUTOTUNE
 
     size = int(bundle.info.get("train_size") or 10_000)
     buffer = min(size, 50_000)
-    as_fed = bundle.batches("train", batch_size, seed=0)
-    no_prefetch = bundle.train.shuffle(buffer, seed=0).batch(batch_size)
+    stream, steps, _ = bundle.training_stream(
+        batch_size, seed=0, steps_per_execution=steps_per_execution
+    )
+    repeated = steps if stream.cardinality() < 0 else None
+    per_pass = bundle.batches("train", batch_size, seed=0)
+    by_example = bundle.train.shuffle(buffer, seed=0).batch(batch_size)
     cached = (
         bundle.train.cache()
         .shuffle(buffer, seed=0)
         .batch(batch_size)
         .prefetch(AUTOTUNE)
     )
-    return [
-        ("as fed (DataBundle.batches)", as_fed),
-        ("no prefetch", no_prefetch),
-        ("cached after preprocessing", cached),
+    variants = [("as fed (DataBundle.training_stream)", stream, repeated)]
+    if repeated:
+        variants.append(("fresh iterator every epoch", per_pass, None))
+    if not full:
+        return variants
+    return variants + [
+        ("no prefetch", by_example, None),
+        ("cached after preprocessing", cached, None),
     ]
 
 
-def measure_case(case, *, quick, seconds, consumption=None):
+def measure_case(case, *, quick, seconds, consumption=None, full=False):
     family, config, bundle, name = load_case(case, quick=quick)
     batch_size = family.batch_size
     if consumption is None:
@@ -99,8 +131,11 @@ def measure_case(case, *, quick, seconds, consumption=None):
             min_epochs=3 if overhead else 1,
         )["train_samples_per_s"]
     rows = []
-    for variant, dataset in pipeline_variants(bundle, batch_size):
-        batches, rate = epoch_rate(dataset, seconds)
+    variants = pipeline_variants(
+        bundle, batch_size, config.steps_per_execution, full=full
+    )
+    for variant, dataset, steps in variants:
+        batches, rate = epoch_rate(dataset, seconds, steps)
         samples = (
             rate * int(bundle.info.get("train_size") or batches * batch_size) / batches
         )
@@ -131,6 +166,7 @@ def run(args, rates=None):
                 quick=args.quick,
                 seconds=seconds,
                 consumption=(rates or {}).get(case.family),
+                full=getattr(args, "full", False),
             )
         except Skip as reason:
             print_skip(case.family, reason)
@@ -154,8 +190,11 @@ def run(args, rates=None):
 
 
 def main(argv=None):
-    args = argument_parser(__doc__.splitlines()[0]).parse_args(argv)
-    run(args)
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--full", action="store_true", help="Also without prefetch and cached."
+    )
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

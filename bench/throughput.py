@@ -8,11 +8,10 @@ NumPy arrays straight into `fit`/`predict` at the same batch size, no
 `jit_compile`, `steps_per_execution=1`. Both run in the same process on the
 same samples; the first epoch (tracing, buffers filling) is not timed.
 
-Levers: the zoo default is re-timed with one setting changed at a time
-(`jit_compile` flipped, `steps_per_execution`, batch size, bfloat16 mixed
-precision), so the table shows why each default is what it is.
+The levers behind each default (XLA, steps per execution, batch size,
+bfloat16, threads) are timed by `bench.levers`.
 
-    python -m bench.throughput [--quick] [--families mlp cnn] [--no-levers]
+    python -m bench.throughput [--quick] [--families mlp cnn]
 """
 
 import sys
@@ -48,19 +47,30 @@ COLUMNS = [
 ]
 
 
-def zoo_training_data(bundle, batch_size, steps):
-    """`(dataset, fit kwargs, samples per epoch)` as `tuning.train` feeds it.
+def zoo_training_data(bundle, batch_size, steps, steps_per_execution=1):
+    """`(dataset, fit kwargs, samples per epoch, steps per execution)` as
+    `tuning.train` feeds `fit`.
 
     When the whole training split fits in `steps` batches, epochs are real
-    epochs over `bundle.batches("train")` (a fresh iterator each, as in
-    `zoo train`); otherwise the dataset repeats and an epoch is `steps`
-    batches of a steady stream.
+    epochs over `bundle.training_stream` (a pass each); otherwise the
+    batches repeat and an epoch is `steps` batches (a multiple of the steps
+    per execution) of a steady stream.
     """
     size = int(bundle.info.get("train_size") or 0)
     if size and size <= steps * batch_size + batch_size - 1:
-        return bundle.batches("train", batch_size, seed=0), {}, size
+        dataset, per_epoch, per_execution = bundle.training_stream(
+            batch_size, seed=0, steps_per_execution=steps_per_execution
+        )
+        kwargs = {"steps_per_epoch": per_epoch} if per_epoch else {}
+        return dataset, kwargs, size, per_execution
+    steps = max(steps // steps_per_execution, 1) * steps_per_execution
     dataset = bundle.batches("train", batch_size, seed=0).repeat()
-    return dataset, {"steps_per_epoch": steps}, steps * batch_size
+    return (
+        dataset,
+        {"steps_per_epoch": steps},
+        steps * batch_size,
+        steps_per_execution,
+    )
 
 
 def naive_arrays(bundle, samples):
@@ -72,7 +82,10 @@ def measure_zoo(
 ):
     """Train and predict samples/s of the zoo path with config `changes`."""
     model, used = build_compiled(family, config, bundle, **(changes or {}))
-    data, fit_kwargs, samples = zoo_training_data(bundle, batch_size, steps)
+    data, fit_kwargs, samples, per_execution = zoo_training_data(
+        bundle, batch_size, steps, model.steps_per_execution
+    )
+    model.steps_per_execution = per_execution
     train_rate = time_fit(
         model,
         data,
@@ -90,14 +103,14 @@ def measure_zoo(
         "train_samples_per_s": train_rate,
         "predict_samples_per_s": predict_samples / per_call,
         "jit_compile": used.jit_compile,
-        "steps_per_execution": used.steps_per_execution,
+        "steps_per_execution": per_execution,
         "batch_size": batch_size,
     }
 
 
 def measure_naive(family, config, bundle, *, batch_size, steps, seconds, min_epochs=3):
     """The tutorial way: NumPy arrays into fit/predict, default compile levers."""
-    _, _, samples = zoo_training_data(bundle, batch_size, steps)
+    _, _, samples, _ = zoo_training_data(bundle, batch_size, steps)
     arrays = naive_arrays(bundle, samples)
     samples = len(arrays[0])
     model, used = build_compiled(
@@ -125,48 +138,8 @@ def measure_naive(family, config, bundle, *, batch_size, steps, seconds, min_epo
     }
 
 
-def lever_changes(case, config, batch_size, quick):
-    """`(variant name, config changes, batch size, mixed precision)` to try."""
-    levers = [
-        (
-            f"jit_compile={not config.jit_compile}",
-            {"jit_compile": not config.jit_compile},
-            batch_size,
-            False,
-        )
-    ]
-    if quick:
-        return levers
-    if case.bound == "overhead":
-        for spe in (1, 8, 32):
-            if spe != config.steps_per_execution:
-                levers.append(
-                    (
-                        f"steps_per_execution={spe}",
-                        {"steps_per_execution": spe},
-                        batch_size,
-                        False,
-                    )
-                )
-        if config.jit_compile or config.steps_per_execution == 1:
-            levers.append(
-                (
-                    "jit_compile=True, steps_per_execution=8",
-                    {"jit_compile": True, "steps_per_execution": 8},
-                    batch_size,
-                    False,
-                )
-            )
-        levers.append((f"batch_size={batch_size * 4}", {}, batch_size * 4, False))
-    if case.bound in ("overhead", "compute"):
-        levers.append(("mixed_bfloat16", {}, batch_size, True))
-    return levers
-
-
-def measure_case(case, *, quick, seconds, levers=True):
-    """Rows for one case: zoo default, naive, then each lever."""
-    import keras
-
+def measure_case(case, *, quick, seconds):
+    """Rows for one case: the naive reference and the zoo default."""
     family, config, bundle, name = load_case(case, quick=quick)
     batch_size = family.batch_size
     steps = steps_for(case, bundle, batch_size, quick=quick)
@@ -200,46 +173,6 @@ def measure_case(case, *, quick, seconds, levers=True):
             / naive["predict_samples_per_s"],
         },
     ]
-    if levers:
-        for variant, changes, lever_batch, mixed in lever_changes(
-            case, config, batch_size, quick
-        ):
-            lever_steps = max(1, steps * batch_size // lever_batch)
-            policy = keras.mixed_precision.global_policy().name
-            try:
-                if mixed:
-                    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-                result = measure_zoo(
-                    family,
-                    config,
-                    bundle,
-                    batch_size=lever_batch,
-                    steps=lever_steps,
-                    seconds=seconds_here,
-                    changes=changes,
-                    min_epochs=min_epochs,
-                )
-            except Exception as error:  # A lever a model cannot take is a finding.
-                rows.append(
-                    {
-                        **base,
-                        "variant": f"{variant}: failed ({type(error).__name__}: {str(error).splitlines()[0][:80]})",
-                    }
-                )
-                continue
-            finally:
-                keras.mixed_precision.set_global_policy(policy)
-            rows.append(
-                {
-                    **base,
-                    "variant": variant,
-                    **result,
-                    "train_ratio": result["train_samples_per_s"]
-                    / naive["train_samples_per_s"],
-                    "predict_ratio": result["predict_samples_per_s"]
-                    / naive["predict_samples_per_s"],
-                }
-            )
     for row in rows:
         row["bound"] = case.bound
     print(f"[bench] {name}: {time.perf_counter() - started:.0f} s", flush=True)
@@ -247,13 +180,11 @@ def measure_case(case, *, quick, seconds, levers=True):
 
 
 def run(args):
-    seconds = seconds_for(args, full=2.0, quick=0.2)
+    seconds = seconds_for(args, full=1.0, quick=0.2)
     rows, skipped = [], []
     for case in select_cases(args.families):
         try:
-            rows += measure_case(
-                case, quick=args.quick, seconds=seconds, levers=not args.no_levers
-            )
+            rows += measure_case(case, quick=args.quick, seconds=seconds)
         except Skip as reason:
             print_skip(case.family, reason)
             skipped.append(f"{case.family}: skipped, {reason}.")
@@ -282,11 +213,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
-    parser.add_argument(
-        "--no-levers", action="store_true", help="Only zoo default vs naive."
-    )
-    args = parser.parse_args(argv)
+    args = argument_parser(__doc__.splitlines()[0]).parse_args(argv)
     run(args)
 
 

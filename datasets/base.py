@@ -41,6 +41,12 @@ class DataBundle:
         info: JSON-able facts for config.json and the report (source, sizes,
             detected columns, what was detected and how).
         extras: Objects that families or evaluation need (scalers, factors).
+        batch_map: A function `(x, y) -> (x, y)` applied to every batch, or
+            None. The LSTM uses it to cut padding columns no text in the batch
+            reaches.
+        lengths: A function from a batch of `x` to each example's length, or
+            None. When set, shuffled batches gather examples of similar length
+            (`group_by_length`), so `batch_map` can cut more padding.
     """
 
     train: tf.data.Dataset
@@ -55,11 +61,18 @@ class DataBundle:
     class_weight: dict | None = None
     info: dict = dataclasses.field(default_factory=dict)
     extras: dict = dataclasses.field(default_factory=dict)
+    batch_map: Callable | None = None
+    lengths: Callable | None = None
 
     def batches(
         self, split, batch_size, *, shuffle=None, seed=None, drop_remainder=False
     ):
         """Batched, prefetched dataset for a split; the train split shuffles."""
+        return self._batched(
+            split, batch_size, shuffle=shuffle, seed=seed, drop_remainder=drop_remainder
+        ).prefetch(AUTOTUNE)
+
+    def _batched(self, split, batch_size, *, shuffle, seed, drop_remainder=False):
         dataset = getattr(self, split)
         if shuffle is None:
             shuffle = split == "train"
@@ -68,9 +81,39 @@ class DataBundle:
             dataset = dataset.shuffle(
                 min(int(size), 50_000), seed=seed, reshuffle_each_iteration=True
             )
-        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(
-            AUTOTUNE
-        )
+        if shuffle and self.lengths is not None:
+            dataset = group_by_length(
+                dataset, batch_size, self.lengths, drop_remainder=drop_remainder
+            )
+        else:
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        if self.batch_map is not None:
+            dataset = dataset.map(self.batch_map, num_parallel_calls=AUTOTUNE)
+        return dataset
+
+    def training_stream(self, batch_size, *, seed=None, steps_per_execution=1):
+        """`(dataset, steps_per_epoch, steps_per_execution)` for `fit`.
+
+        `fit` over a finite dataset without `steps_per_epoch` builds a new
+        iterator at every epoch's start and another at its end (Keras 3.15);
+        each build rewrites the tf.data graph, a fixed cost per epoch that on
+        small tables rivals the epoch's training steps. So the train batches
+        are repeated and `steps_per_epoch` is one pass: one iterator serves
+        the whole run and every epoch is still exactly one reshuffled pass.
+        A multi-step execution always runs its full count on a repeated
+        stream, so the steps per execution become a divisor of the pass
+        (`execution_steps`); when no divisor is close, the dataset stays
+        finite (one iterator build per epoch). `steps_per_epoch` is None when
+        the number of batches is not known.
+        """
+        dataset = self._batched("train", batch_size, shuffle=True, seed=seed)
+        steps = int(dataset.cardinality())
+        if steps < 1:
+            return dataset.prefetch(AUTOTUNE), None, steps_per_execution
+        per_execution = execution_steps(steps, steps_per_execution)
+        if per_execution is None:
+            return dataset.prefetch(AUTOTUNE), steps, steps_per_execution
+        return dataset.repeat().prefetch(AUTOTUNE), steps, per_execution
 
     def map(self, fn, *, cache=True):
         """Returns a copy whose three splits are mapped by `fn(x, y)`.
@@ -91,6 +134,56 @@ class DataBundle:
             validation=apply(self.validation),
             test=apply(self.test),
         )
+
+
+GROUP_BATCHES = 8
+
+
+def group_by_length(dataset, batch_size, lengths, *, drop_remainder=False):
+    """Batches of similar-length examples from a shuffled `dataset`.
+
+    Takes `GROUP_BATCHES` batches' worth of examples at a time, sorts them by
+    `lengths(x)` and cuts them into batches, then shuffles the batches within
+    a window of as many: every example still comes once per pass, in an order
+    that changes every pass, and the number of batches is that of plain
+    batching (the "sortish" sampling of fastai and Hugging Face's
+    `group_by_length`).
+    """
+    chunk = batch_size * GROUP_BATCHES
+
+    def sort(*batch):
+        x = batch[0]
+        order = tf.argsort(lengths(x), stable=True)
+        gathered = tf.nest.map_structure(lambda part: tf.gather(part, order), batch)
+        return gathered if len(batch) > 1 else gathered[0]
+
+    size = int(dataset.cardinality())
+    grouped = (
+        dataset.batch(chunk)
+        .map(sort, num_parallel_calls=AUTOTUNE)
+        .unbatch()
+        .batch(batch_size, drop_remainder=drop_remainder)
+        .shuffle(GROUP_BATCHES)
+    )
+    if size >= 0:
+        batches = size // batch_size if drop_remainder else -(-size // batch_size)
+        grouped = grouped.apply(tf.data.experimental.assert_cardinality(batches))
+    return grouped
+
+
+def execution_steps(steps, steps_per_execution):
+    """Steps per execution that tile an epoch of `steps` batches, or None.
+
+    The largest divisor of `steps` up to `steps_per_execution`, when it is at
+    least half of it (or the whole epoch fits in one execution): 13 batches
+    at 32 per execution run as one execution of 13; 100 at 32 as four of 25;
+    37 at 32 has no divisor close enough, so None.
+    """
+    wanted = max(int(steps_per_execution), 1)
+    if steps <= wanted:
+        return steps
+    divisor = max(d for d in range(1, wanted + 1) if steps % d == 0)
+    return divisor if 2 * divisor >= wanted else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ def test_pipelines_quick_run_writes_its_table(tmp_path):
         rates={"mlp": 100.0},
     )
 
-    assert [row["variant"] for row in rows][0].startswith("as fed")
+    assert rows[0]["variant"].startswith("as fed")
     assert all(row["batches_per_s"] > 0 for row in rows)
     assert rows[0]["headroom"] == rows[0]["samples_per_s"] / 100.0
     record = json.loads((tmp_path / "pipelines.json").read_text())

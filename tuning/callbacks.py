@@ -153,14 +153,23 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.history_path = history_path
         self._state_path = os.path.join(backup_dir, "state.json")
         self._rows = []
+        self._saved = None  # (epochs done, weights file) of this fit's last backup.
 
     @property
     def state(self):
         return read_json(self._state_path, default=None)
 
+    def weights_after(self, epochs):
+        """The committed weights file (optimizer state included) holding the
+        model after `epochs` epochs, if this fit wrote it; else None."""
+        if self._saved and self._saved[0] == epochs:
+            return self._saved[1]
+        return None
+
     def on_train_begin(self, logs=None):
         state = self.state
         self._rows = []
+        self._saved = None
         if state is None:
             return
         weights = os.path.join(self.backup_dir, state["weights"])
@@ -211,6 +220,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._state_path,
             {"epoch": self._current_epoch, "weights": name, "history": self._rows},
         )
+        self._saved = (self._current_epoch, os.path.join(self.backup_dir, name))
         if previous and previous.get("weights") != name:
             try:
                 os.remove(os.path.join(self.backup_dir, previous["weights"]))

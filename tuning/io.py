@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 from zoo.errors import ZooError
@@ -41,6 +42,12 @@ def _fsync(path):
             os.fsync(handle.fileno())
     except OSError:
         pass
+
+
+def copy_file(source, path):
+    """Copies the file `source` to `path` atomically."""
+    with atomic_path(path) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def write_text(path, text):

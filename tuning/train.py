@@ -124,30 +124,24 @@ def evaluate_model(model, family, config, bundle, batch_size, run_dir):
 def fit_model(
     model, family, config, bundle, *, epochs, batch_size, callbacks, seed=0, verbose=1
 ):
-    train_batches = bundle.batches("train", batch_size, seed=seed)
-    validation_batches = bundle.batches("validation", batch_size)
-    if family.fit is not None:
-        return family.fit(
-            model,
-            config,
-            train_batches,
-            validation_data=validation_batches,
-            epochs=epochs,
-            callbacks=callbacks,
-            class_weight=bundle.class_weight,
-            shuffle=False,  # The train split is shuffled in tf.data.
-            verbose=verbose,
-        )
-    history = model.fit(
-        train_batches,
-        validation_data=validation_batches,
-        epochs=epochs,
-        callbacks=callbacks,
-        class_weight=bundle.class_weight,
-        shuffle=False,  # The train split is shuffled in tf.data.
-        verbose=verbose,
+    train_batches, steps, per_execution = bundle.training_stream(
+        batch_size, seed=seed, steps_per_execution=model.steps_per_execution
     )
-    return history.history
+    # Read when `fit` builds its train function (none is built yet).
+    model.steps_per_execution = per_execution
+    kwargs = {
+        "validation_data": bundle.batches("validation", batch_size),
+        "epochs": epochs,
+        "callbacks": callbacks,
+        "class_weight": bundle.class_weight,
+        "shuffle": False,  # The train split is shuffled in tf.data.
+        "verbose": verbose,
+    }
+    if steps is not None:
+        kwargs["steps_per_epoch"] = steps  # One pass per epoch.
+    if family.fit is not None:
+        return family.fit(model, config, train_batches, **kwargs)
+    return model.fit(train_batches, **kwargs).history
 
 
 def train(

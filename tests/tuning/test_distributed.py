@@ -144,7 +144,7 @@ def test_chief_and_two_workers_share_the_trials(tmp_path):
         "--epochs",
         "1",
         "--space",
-        json.dumps({"units": [4, 8], "activation": ["relu", "tanh"]}),
+        json.dumps({"dropout_rate": [0.0, 0.1], "activation": ["relu", "tanh"]}),
         "--replace-space",
         "--no-tensorboard",
         "--verbose",
@@ -161,7 +161,7 @@ def test_chief_and_two_workers_share_the_trials(tmp_path):
     frame = pd.read_csv(run_dir / "results.csv", dtype={"trial_id": str})
     assert len(frame) == 4 and (frame["status"] == "COMPLETED").all()
     assert frame["trial_id"].is_unique
-    combos = frame[["units", "activation"]].apply(tuple, axis=1)
+    combos = frame[["dropout_rate", "activation"]].apply(tuple, axis=1)
     assert combos.is_unique  # No hyperparameter set was handed out twice.
     runs = []
     for path in glob.glob(str(run_dir / "search" / "trial_*" / "worker.json")):

@@ -37,7 +37,7 @@ def _command(run_dir, *extra):
         "--verbose",
         "0",
         "--space",
-        json.dumps({"units": [4, 8, 16], "activation": ["relu", "tanh"]}),
+        json.dumps({"dropout_rate": [0.0, 0.1, 0.2], "activation": ["relu", "tanh"]}),
         "--replace-space",
         *extra,
     ]
@@ -100,7 +100,7 @@ def test_search_killed_twice_with_sigkill_resumes_to_the_same_trial_count(tmp_pa
     frame = pd.read_csv(run_dir / "results.csv", dtype={"trial_id": str})
     assert len(frame) == MAX_TRIALS and (frame["status"] == "COMPLETED").all()
     assert frame["trial_id"].is_unique
-    assert frame[["units", "activation"]].apply(tuple, axis=1).is_unique
+    assert frame[["dropout_rate", "activation"]].apply(tuple, axis=1).is_unique
     interrupted = 0
     for trial_id in frame["trial_id"]:
         folder = run_dir / "search" / f"trial_{trial_id}"

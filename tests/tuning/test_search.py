@@ -1,8 +1,10 @@
+import gc
 import json
 import os
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -254,7 +256,7 @@ def test_every_tuner_from_the_cli(tuner, tmp_path, capsys):
             "--seed",
             "3",
             "--space",
-            json.dumps({"units": [4, 8], "activation": ["relu", "tanh"]}),
+            json.dumps({"dropout_rate": [0.0, 0.1], "activation": ["relu", "tanh"]}),
             "--replace-space",
             "--no-tensorboard",
             "--verbose",
@@ -305,3 +307,68 @@ def test_space_may_narrow_hyperparameters_that_are_not_config_fields():
         search.ZooHyperModel("mlp_tiny", "iris", space={"unitz": [16]}).config_for(
             kt.HyperParameters()
         )
+    # A replaced space has no built-in space to turn `units` into layers.
+    replaced = search.ZooHyperModel(
+        "mlp_tiny", "iris", space={"units": [16]}, replace_space=True
+    )
+    with pytest.raises(ConfigError, match="built-in space"):
+        replaced.config_for(kt.HyperParameters())
+
+
+def test_spared_heap_freezes_the_heap_for_the_search_only():
+    if gc.get_freeze_count():
+        pytest.skip("something else froze the heap")
+    with search.spared_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with search.spared_heap():  # A frozen heap is left as it is.
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_best_epoch_checkpoint_is_the_backup_copied(tmp_path, monkeypatch):
+    """One weights save per epoch (the backup); KerasTuner's checkpoint is a
+    copy of the best epoch's backup, and trials run with the heap frozen."""
+    saves, epochs, frozen = [], [], []
+    original = keras.Model.save_weights
+
+    def counted(self, filepath, *args, **kwargs):
+        saves.append(os.path.basename(str(filepath)))
+        return original(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", counted)
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            frozen.append(gc.get_freeze_count())
+
+        def on_epoch_end(self, epoch, logs=None):
+            weights = [keras.ops.convert_to_numpy(w) for w in self.model.weights]
+            epochs.append((logs["val_loss"], weights))
+
+    hypermodel = ZooHyperModel(
+        "mlp_tiny", "iris", space={"learning_rate": [0.05]}, replace_space=True
+    )
+    tuner = make_tuner(
+        "random",
+        hypermodel,
+        objective="val_loss",
+        direction="min",
+        max_trials=1,
+        epochs=4,
+        executions_per_trial=1,
+        seed=0,
+        run_dir=str(tmp_path),
+        overwrite=True,
+    )
+    tuner.search(epochs=4, callbacks=[Snapshot()], verbose=0)
+    assert len(epochs) == 4 and frozen and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
+    assert all(name.startswith(".epoch-") for name in saves), saves
+    assert len(saves) == 4
+    trial = tuner.oracle.get_best_trials(1)[0]
+    best = min(range(4), key=lambda epoch: epochs[epoch][0])
+    model = tuner.load_model(trial)
+    for saved, loaded in zip(epochs[best][1], model.weights, strict=True):
+        np.testing.assert_array_equal(saved, keras.ops.convert_to_numpy(loaded))

@@ -232,3 +232,21 @@ def test_forecaster_config_errors():
         create_model("lstm_forecaster_tiny", input_shape=(7, 1), num_classes=None)
     with pytest.raises(ConfigError, match="predicts numbers"):
         create_model("lstm_forecaster_tiny", input_shape=(6, 1), num_classes=3)
+
+
+def test_batches_are_cut_to_their_longest_text_unless_xla():
+    texts = [" ".join(["word"] * (1 + i % 5)) for i in range(60)]
+    bundle = make_text_bundle(
+        texts, ["a", "b"] * 30, seed=0, validation_split=0.1, test_split=0.1
+    )
+    config = resolve_config("lstm_tiny", sequence_length=12)[1]
+    adapted = adapt_lstm(config, bundle)
+    for split in ("train", "test"):
+        for tokens, _ in adapted.batches(split, 8):
+            lengths = (tokens.numpy() != 0).sum(1)
+            assert tokens.shape[1] == lengths.max() <= 5
+    xla = adapt_lstm(
+        resolve_config("lstm_tiny", sequence_length=12, jit_compile=True)[1], bundle
+    )
+    tokens, _ = next(iter(xla.batches("train", 8)))
+    assert tokens.shape[1] == 12
