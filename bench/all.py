@@ -44,38 +44,24 @@ REASONS = {
     ("compute", "char_cnn"): (
         "Conv1D on oneDNN reaches a fraction of a plain matmul: 7- and 3-wide kernels over "
         "69-256 channels are small GEMMs, max-pooling and ReLU passes are memory-bound, and "
-        "XLA (which fuses them) is slower still on this CPU"
+        "XLA (which fuses them) is no faster on this CPU"
     ),
     ("compute", "cnn"): (
         "the default CNN is small (32/64 filters on 28x28): its GEMMs are too small to reach "
-        "matmul peak, so per-step overhead and memory-bound ops dominate; it meets its "
-        "overhead-bound target instead"
+        "matmul peak, and pooling, ReLU and the optimizer's updates are memory-bound"
     ),
     ("compute", "vgg16_transfer"): (
-        "the frozen base runs forward only and the 3x3 convolutions on small images are "
-        "memory-bound im2col GEMMs"
+        "the frozen base runs forward only, and oneDNN's 3x3 convolutions (im2col GEMMs "
+        "plus memory-bound pooling and ReLU) stay well under a square matmul"
     ),
-    ("overhead", "lstm"): (
-        "the tokenising map runs every epoch on the same 2 cores as training, while the naive "
-        "reference gets pre-tokenised arrays; cached tokens give the pipeline 151x headroom "
-        "(27x now) and batch 128 trains at 2.5x naive (requests in notes/issue8.md)"
-    ),
-    ("overhead", "lstm_forecaster"): (
-        "the default compiles without XLA; jit_compile=True measured 2.3x and with "
-        "steps_per_execution=8 3.3x naive (requested default in notes/issue8.md)"
-    ),
-    ("pipeline", "mlp"): (
-        "398-row epochs: each epoch's fresh shuffle/batch iterator over single rows costs about "
-        "as much as its 13 tiny training steps; a vectorised (per-batch gather) in-memory "
-        "pipeline is requested in notes/issue8.md"
-    ),
-    ("pipeline", "lstm_forecaster"): (
-        "windows are re-sliced every epoch; caching the windowed split measured 27.6x "
-        "(requested in notes/issue8.md)"
+    ("overhead", "cnn"): (
+        "a step of the CNN is convolution work (about 30 ms a batch of 64 here), not launch "
+        "overhead, so the levers that pay for overhead-bound models give little: tf.data and "
+        "32 steps per execution 1.2-1.5x, XLA halves it (levers.md)"
     ),
     ("tuner", None): (
-        "per-trial fixed costs (about 0.9 s: build, compile, first-step tracing, trial "
-        "checkpoint) against trials of about 5 s of fit"
+        "per-trial fixed costs (clear_session, garbage collection, build, compile) against "
+        "trials of a few seconds of fit"
     ),
 }
 

@@ -98,6 +98,17 @@ def _ratios(result, naive):
     }
 
 
+def _bundle_for(case, name, family, bundle, change):
+    """The data as `zoo train` would adapt it with `change` (e.g. the LSTM
+    stops trimming its batches under XLA), or `bundle` when nothing adapts."""
+    if not change or family.adapt is None:
+        return bundle
+    from tuning.train import prepare
+
+    overrides = {**dict(case.overrides), **change}
+    return prepare(name, case.data, overrides=overrides, seed=0)[2]
+
+
 def measure_case(case, *, quick, full, seconds):
     import keras
 
@@ -132,7 +143,7 @@ def measure_case(case, *, quick, full, seconds):
             result = measure_zoo(
                 family,
                 config,
-                bundle,
+                _bundle_for(case, name, family, bundle, change),
                 batch_size=lever_batch,
                 steps=max(1, steps * batch_size // lever_batch),
                 changes=change,
