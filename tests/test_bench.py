@@ -48,3 +48,26 @@ def test_table_formatting_handles_missing_values():
     )
     assert text.splitlines()[2] == "| 1,234 | - |"
     assert text.splitlines()[3] == "| 0.12 | - |"
+
+
+def test_lever_sweep_standard_and_full():
+    from bench.levers import lever_changes
+    from zoo.mlp import MLPConfig
+
+    case = common.select_cases(["mlp"])[0]
+    config = MLPConfig()  # steps_per_execution=32, no XLA
+    standard = [
+        name for name, *_ in lever_changes(case, config, 32, full=False, quick=False)
+    ]
+    assert standard == [
+        "jit_compile=True",
+        "steps_per_execution=1",
+        "steps_per_execution=8",
+        "jit_compile=True, steps_per_execution=8",
+    ]
+    full = [
+        name for name, *_ in lever_changes(case, config, 32, full=True, quick=False)
+    ]
+    assert full == standard + ["batch_size=128", "mixed_bfloat16"]
+    compute = common.select_cases(["vgg16_transfer"])[0]
+    assert lever_changes(compute, config, 32, full=False, quick=False) == []

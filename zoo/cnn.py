@@ -110,9 +110,10 @@ class CNNConfig(BaseConfig):
     image_size: int | None = None
     channels: int | None = None
     seed: int | None = None
-    # Measured by bench.levers on the digits (2026-11-25, quiet machine):
-    # steps_per_execution 1 / 8 / 32 trained at 1.28x / 1.42x / 1.53x the
-    # NumPy-into-fit reference; XLA halves it (0.58x), so it stays off.
+    # Measured by bench.levers on the digits (2026-11-25): steps_per_execution
+    # 1 / 8 / 32 trained at 1.28x / 1.42x / 1.53x the NumPy-into-fit reference
+    # in one run and 0.90x / 0.92x / 0.93x in another (predict 1.9x / 2.0x /
+    # 2.0x): never slower, so 32. XLA halves it (0.45-0.58x): off.
     steps_per_execution: int = 32
 
     def block_kernel_sizes(self):

@@ -330,11 +330,14 @@ def fine_tune(
     reached = initial_epoch + len(phase_one.history.get("loss", []))
     base = model.get_layer("vgg16")
     set_trainable_blocks(base, max(config.fine_tune_blocks, config.trainable_blocks))
+    # Keep the steps per execution the caller fitted to the training stream.
+    per_execution = model.steps_per_execution
     default_compile(
         model,
         dataclasses.replace(config, learning_rate=config.fine_tune_learning_rate),
         num_classes=_num_classes_of(model),
     )
+    model.steps_per_execution = per_execution
     phase_two = model.fit(
         train,
         validation_data=validation_data,
