@@ -57,7 +57,7 @@ REASONS = {
     ("overhead", "cnn"): (
         "a step of the CNN is convolution work (about 30 ms a batch of 64 here), not launch "
         "overhead, so the levers that pay for overhead-bound models give little: tf.data and "
-        "32 steps per execution 1.2-1.5x, XLA halves it (levers.md)"
+        "32 steps per execution 0.9-1.7x across runs, XLA halves it (levers.md)"
     ),
     ("tuner", None): (
         "per-trial fixed costs (clear_session, garbage collection, build, compile) against "
