@@ -164,6 +164,26 @@ class Skip(Exception):
     """A case that cannot run here; its message says why."""
 
 
+def measure_cases(names, measure):
+    """`(rows, notes)` of `measure(case) -> list of rows` over the selected cases.
+
+    A case that is skipped or fails becomes a note: one broken family must
+    not sink the run.
+    """
+    rows, notes = [], []
+    for case in select_cases(names):
+        try:
+            rows += measure(case)
+        except Skip as reason:
+            print_skip(case.family, reason)
+            notes.append(f"{case.family}: skipped, {reason}.")
+        except Exception as error:
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+            print_skip(case.family, reason)
+            notes.append(f"{case.family}: failed, {reason}.")
+    return rows, notes
+
+
 _LOADED = {}
 
 

@@ -20,12 +20,10 @@ import numpy as np
 
 from bench.common import (
     COMPUTE_BOUND,
-    Skip,
     argument_parser,
     load_case,
-    print_skip,
+    measure_cases,
     seconds_for,
-    select_cases,
     steps_for,
     time_call,
     write_results,
@@ -169,29 +167,22 @@ def run(args, rates=None):
             "fraction_of_peak": peak16 / peak32,
         }
     )
-    families = args.families or list(COMPUTE_BOUND)
-    for case in select_cases(families):
-        try:
-            row = measure_case(
-                case,
-                quick=args.quick,
-                seconds=seconds,
-                rate=(rates or {}).get(case.family),
-            )
-        except Skip as reason:
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: skipped, {reason}.")
-            continue
-        except Exception as error:  # One broken family must not sink the run.
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: failed, {reason}.")
-            continue
+
+    def measure(case):
+        row = measure_case(
+            case,
+            quick=args.quick,
+            seconds=seconds,
+            rate=(rates or {}).get(case.family),
+        )
         # Against the best peak seen in this run: load from other processes
         # lowers both, and the best is the machine's real capacity.
         row["peak_gflops"] = max(row["peak_gflops"], peak32)
         row["fraction_of_peak"] = row["achieved_gflops"] / row["peak_gflops"]
-        rows.append(row)
+        return [row]
+
+    measured, notes = measure_cases(args.families or list(COMPUTE_BOUND), measure)
+    rows += measured
     notes.insert(
         0,
         "Peak: median of repeated 4-product tf.matmul calls; each family's fraction is against the "

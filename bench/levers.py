@@ -20,30 +20,19 @@ import sys
 import time
 
 from bench.common import (
-    Skip,
     argument_parser,
     load_case,
-    print_skip,
+    measure_cases,
     seconds_for,
     select_cases,
     steps_for,
     write_results,
 )
+from bench.throughput import COLUMNS as throughput_columns
 from bench.throughput import measure_naive, measure_zoo
 
 NAME = "levers"
-COLUMNS = [
-    ("family", "family"),
-    ("model", "model"),
-    ("variant", "variant"),
-    ("batch_size", "batch"),
-    ("jit_compile", "jit"),
-    ("steps_per_execution", "spe"),
-    ("train_samples_per_s", "train samples/s"),
-    ("train_ratio", "train vs naive"),
-    ("predict_samples_per_s", "predict samples/s"),
-    ("predict_ratio", "predict vs naive"),
-]
+COLUMNS = throughput_columns  # The same table, one row per lever.
 # `(intra_op, inter_op)` threads; 0 lets TensorFlow choose (all cores).
 THREADS = ((0, 0), (1, 1), (2, 1), (1, 2))
 THREAD_FAMILIES = ("mlp", "cnn", "lstm")
@@ -243,17 +232,10 @@ def measure_threads(family_name, *, quick, seconds, timeout=600):
 def run(args):
     full = getattr(args, "full", False)
     seconds = seconds_for(args, full=1.0, quick=0.2)
-    rows, notes = [], []
-    for case in select_cases(args.families):
-        try:
-            rows += measure_case(case, quick=args.quick, full=full, seconds=seconds)
-        except Skip as reason:
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: skipped, {reason}.")
-        except Exception as error:  # One broken family must not sink the run.
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: failed, {reason}.")
+    rows, notes = measure_cases(
+        args.families,
+        lambda case: measure_case(case, quick=args.quick, full=full, seconds=seconds),
+    )
     if full:
         for family_name in THREAD_FAMILIES:
             if not args.families or family_name in args.families:

@@ -20,12 +20,10 @@ import time
 
 from bench.common import (
     AUTOTUNE_NOTE,
-    Skip,
     argument_parser,
     load_case,
-    print_skip,
+    measure_cases,
     seconds_for,
-    select_cases,
     steps_for,
     time_call,
     write_results,
@@ -157,24 +155,17 @@ def measure_case(case, *, quick, seconds, consumption=None, full=False):
 def run(args, rates=None):
     """Writes the table; `rates` maps family -> zoo training samples/s."""
     seconds = seconds_for(args, full=1.0, quick=0.1)
-    rows, notes = [], []
     started = time.perf_counter()
-    for case in select_cases(args.families):
-        try:
-            rows += measure_case(
-                case,
-                quick=args.quick,
-                seconds=seconds,
-                consumption=(rates or {}).get(case.family),
-                full=getattr(args, "full", False),
-            )
-        except Skip as reason:
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: skipped, {reason}.")
-        except Exception as error:  # One broken family must not sink the run.
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-            print_skip(case.family, reason)
-            notes.append(f"{case.family}: failed, {reason}.")
+    rows, notes = measure_cases(
+        args.families,
+        lambda case: measure_case(
+            case,
+            quick=args.quick,
+            seconds=seconds,
+            consumption=(rates or {}).get(case.family),
+            full=getattr(args, "full", False),
+        ),
+    )
     notes.insert(0, AUTOTUNE_NOTE)
     print(f"[bench] pipelines: {time.perf_counter() - started:.0f} s", flush=True)
     write_results(

@@ -18,13 +18,11 @@ import sys
 import time
 
 from bench.common import (
-    Skip,
     argument_parser,
     build_compiled,
     load_case,
-    print_skip,
+    measure_cases,
     seconds_for,
-    select_cases,
     steps_for,
     take_arrays,
     time_call,
@@ -181,17 +179,10 @@ def measure_case(case, *, quick, seconds):
 
 def run(args):
     seconds = seconds_for(args, full=1.0, quick=0.2)
-    rows, skipped = [], []
-    for case in select_cases(args.families):
-        try:
-            rows += measure_case(case, quick=args.quick, seconds=seconds)
-        except Skip as reason:
-            print_skip(case.family, reason)
-            skipped.append(f"{case.family}: skipped, {reason}.")
-        except Exception as error:  # One broken family must not sink the run.
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-            print_skip(case.family, reason)
-            skipped.append(f"{case.family}: failed, {reason}.")
+    rows, skipped = measure_cases(
+        args.families,
+        lambda case: measure_case(case, quick=args.quick, seconds=seconds),
+    )
     notes = [
         "Ratios are against the naive reference of the same architecture, loss, optimizer and metrics, "
         "in the same process: NumPy arrays into fit/predict at the same batch size, jit_compile=False, "
