@@ -83,7 +83,11 @@ class DataBundle:
             )
         if shuffle and self.lengths is not None:
             dataset = group_by_length(
-                dataset, batch_size, self.lengths, drop_remainder=drop_remainder
+                dataset,
+                batch_size,
+                self.lengths,
+                seed=seed,
+                drop_remainder=drop_remainder,
             )
         else:
             dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
@@ -139,7 +143,7 @@ class DataBundle:
 GROUP_BATCHES = 8
 
 
-def group_by_length(dataset, batch_size, lengths, *, drop_remainder=False):
+def group_by_length(dataset, batch_size, lengths, *, seed=None, drop_remainder=False):
     """Batches of similar-length examples from a shuffled `dataset`.
 
     Takes `GROUP_BATCHES` batches' worth of examples at a time, sorts them by
@@ -163,7 +167,7 @@ def group_by_length(dataset, batch_size, lengths, *, drop_remainder=False):
         .map(sort, num_parallel_calls=AUTOTUNE)
         .unbatch()
         .batch(batch_size, drop_remainder=drop_remainder)
-        .shuffle(GROUP_BATCHES)
+        .shuffle(GROUP_BATCHES, seed=seed)
     )
     if size >= 0:
         batches = size // batch_size if drop_remainder else -(-size // batch_size)

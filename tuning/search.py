@@ -55,7 +55,7 @@ from tuning.callbacks import (
 )
 from tuning.io import copy_file, read_json, save_model, write_frame_csv, write_json
 from tuning.spaces import TRAINING_KEYS, get_space, narrow, training_space
-from tuning.train import evaluate_model, export_model, prepare
+from tuning.train import evaluate_model, export_model, fit_inputs, prepare
 from zoo.config import apply_overrides, config_to_dict
 from zoo.errors import ConfigError, ZooError, close_matches
 from zoo.registry import build_for_bundle, resolve_config
@@ -202,22 +202,11 @@ class ZooHyperModel(kt.HyperModel):
         )
         kwargs.setdefault("verbose", 0)
         if not args and "x" not in kwargs:
-            # The same stream as `zoo train` (`DataBundle.training_stream`).
-            train, steps, per_execution = bundle.training_stream(
-                batch_size,
-                seed=self.seed,
-                steps_per_execution=model.steps_per_execution,
-            )
-            model.steps_per_execution = per_execution
+            # The same inputs as `zoo train`.
+            train, inputs = fit_inputs(model, bundle, batch_size, seed=self.seed)
             args = (train,)
-            if steps is not None:
-                kwargs.setdefault("steps_per_epoch", steps)
-            kwargs.setdefault(
-                "validation_data", bundle.batches("validation", batch_size)
-            )
-            if bundle.class_weight:
-                kwargs.setdefault("class_weight", bundle.class_weight)
-            kwargs.setdefault("shuffle", False)  # tf.data shuffles the train split
+            for key, value in inputs.items():
+                kwargs.setdefault(key, value)
         if self.family.fit is not None:
             history = self.family.fit(model, config, *args, **kwargs)
         else:

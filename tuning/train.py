@@ -121,24 +121,33 @@ def evaluate_model(model, family, config, bundle, batch_size, run_dir):
     return metrics
 
 
-def fit_model(
-    model, family, config, bundle, *, epochs, batch_size, callbacks, seed=0, verbose=1
-):
-    train_batches, steps, per_execution = bundle.training_stream(
+def fit_inputs(model, bundle, batch_size, *, seed=0):
+    """`(train batches, fit keyword arguments)` as `zoo train` and the tuner
+    feed `model.fit`: the `DataBundle.training_stream` with one pass per
+    epoch, the validation batches and class weights.
+
+    Sets `model.steps_per_execution` to the steps that tile an epoch of the
+    stream; `fit` reads it when it builds its train function.
+    """
+    train, steps, per_execution = bundle.training_stream(
         batch_size, seed=seed, steps_per_execution=model.steps_per_execution
     )
-    # Read when `fit` builds its train function (none is built yet).
     model.steps_per_execution = per_execution
     kwargs = {
         "validation_data": bundle.batches("validation", batch_size),
-        "epochs": epochs,
-        "callbacks": callbacks,
         "class_weight": bundle.class_weight,
         "shuffle": False,  # The train split is shuffled in tf.data.
-        "verbose": verbose,
     }
     if steps is not None:
-        kwargs["steps_per_epoch"] = steps  # One pass per epoch.
+        kwargs["steps_per_epoch"] = steps
+    return train, kwargs
+
+
+def fit_model(
+    model, family, config, bundle, *, epochs, batch_size, callbacks, seed=0, verbose=1
+):
+    train_batches, kwargs = fit_inputs(model, bundle, batch_size, seed=seed)
+    kwargs.update(epochs=epochs, callbacks=callbacks, verbose=verbose)
     if family.fit is not None:
         return family.fit(model, config, train_batches, **kwargs)
     return model.fit(train_batches, **kwargs).history

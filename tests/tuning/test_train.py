@@ -8,7 +8,7 @@ import pytest
 
 from tuning.callbacks import CallbackOptions
 from tuning.predict import predict
-from tuning.train import train
+from tuning.train import fit_inputs, train
 from zoo.errors import ZooError
 
 
@@ -192,3 +192,19 @@ def test_multiworker_cli_run(tmp_path):
         >= 0
     )
     assert keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
+
+
+def test_fit_inputs_stream_one_pass_per_epoch():
+    from tests.datasets.test_base import _bundle
+
+    bundle = _bundle(10)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+    model.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=32)
+    train_batches, kwargs = fit_inputs(model, bundle, 4)
+    assert kwargs["steps_per_epoch"] == 3  # 4 + 4 + 2
+    assert model.steps_per_execution == 3  # one execution a pass
+    assert int(train_batches.cardinality()) < 0  # repeated: one iterator a run
+    assert kwargs["shuffle"] is False
+    history = model.fit(train_batches, epochs=2, verbose=0, **kwargs)
+    assert len(history.history["val_loss"]) == 2
