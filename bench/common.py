@@ -1,7 +1,7 @@
 """What every benchmark shares: the machine, the cases, clocks and result tables.
 
 A *case* is one family's default variant on its default dataset. Benchmarks
-load it through the registry (`tuning.train.prepare`, `build_from_config`,
+load it through the registry (`zoo.tuning.train.prepare`, `build_from_config`,
 `family.compile`), exactly as `zoo train` does, and skip (with the reason) a
 family that is not registered yet or whose data cannot be loaded here.
 """
@@ -210,7 +210,7 @@ def _load_case(case, *, quick, seed):
     name = case.quick_model if quick else case.model
     if name not in list_models():
         raise Skip(f"{name} is not registered (zoo/{case.family}.py not written yet)")
-    from tuning.train import prepare
+    from zoo.tuning.train import prepare
 
     try:
         family, config, bundle = prepare(

@@ -92,7 +92,7 @@ def _bundle_for(case, name, family, bundle, change):
     stops trimming its batches under XLA), or `bundle` when nothing adapts."""
     if not change or family.adapt is None:
         return bundle
-    from tuning.train import prepare
+    from zoo.tuning.train import prepare
 
     overrides = {**dict(case.overrides), **change}
     return prepare(name, case.data, overrides=overrides, seed=0)[2]

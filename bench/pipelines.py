@@ -85,7 +85,7 @@ def pipeline_variants(bundle, batch_size, steps_per_execution, *, full=False):
 
     The prefetch and cache levers only with `full`.
     """
-    from datasets.base import AUTOTUNE
+    from zoo.datasets.base import AUTOTUNE
 
     size = int(bundle.info.get("train_size") or 10_000)
     buffer = min(size, 50_000)

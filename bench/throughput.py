@@ -47,7 +47,7 @@ COLUMNS = [
 
 def zoo_training_data(bundle, batch_size, steps, steps_per_execution=1):
     """`(dataset, fit kwargs, samples per epoch, steps per execution)` as
-    `tuning.train` feeds `fit`.
+    `zoo.tuning.train` feeds `fit`.
 
     When the whole training split fits in `steps` batches, epochs are real
     epochs over `bundle.training_stream` (a pass each); otherwise the

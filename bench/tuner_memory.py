@@ -2,7 +2,7 @@
 
     python bench/tuner_memory.py [--trials 30] [--run-dir /tmp/tuner_memory]
 
-Runs `tuning.search.tune` on mlp_tiny / iris (1 epoch per trial) and reads
+Runs `zoo.tuning.search.tune` on mlp_tiny / iris (1 epoch per trial) and reads
 VmRSS from /proc/self/status at the start of every trial's build (which
 begins with `keras.backend.clear_session()`). Prints the RSS after the first
 trial, at the end, and the growth per trial over the second half (after
@@ -33,18 +33,18 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    from tuning import search
-    from tuning.callbacks import CallbackOptions
+    from zoo.tuning import hypermodel, search
+    from zoo.tuning.callbacks import CallbackOptions
 
     samples = []
-    build = search.ZooHyperModel.build
+    build = hypermodel.ZooHyperModel.build
 
     def measured_build(self, hp):
         model = build(self, hp)  # clear_session() runs first inside.
         samples.append(rss_mib())
         return model
 
-    search.ZooHyperModel.build = measured_build
+    hypermodel.ZooHyperModel.build = measured_build
     shutil.rmtree(args.run_dir, ignore_errors=True)
     space = {
         "units": [4, 8, 16, 32, 64],

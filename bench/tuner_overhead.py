@@ -1,4 +1,4 @@
-"""Tuner overhead: wall time of a `tuning.search.tune` search minus time in `fit`.
+"""Tuner overhead: wall time of a `zoo.tuning.search.tune` search minus time in `fit`.
 
 A small random search over `mlp_small` on breast_cancer runs through the real
 `tune()`. A callback added to every trial's callback list stamps the start
@@ -54,7 +54,7 @@ def _fit_clock():
 @contextlib.contextmanager
 def clocked_trials():
     """Adds a `FitClock` to the callbacks `tune()` gives every trial."""
-    import tuning.search as search
+    import zoo.tuning.search as search
 
     original = search.make_callbacks
 
@@ -69,7 +69,7 @@ def clocked_trials():
 
 
 def measure(model="mlp_small", data="breast_cancer", *, trials=4, epochs=20):
-    from tuning.search import tune
+    from zoo.tuning.search import tune
 
     _STAMPS.clear()
     with tempfile.TemporaryDirectory() as run_dir, clocked_trials() as stamps:
@@ -90,7 +90,7 @@ def measure(model="mlp_small", data="breast_cancer", *, trials=4, epochs=20):
     if not begins or len(begins) != len(ends):
         raise RuntimeError(
             "The fit clock saw no complete trial; tune() no longer takes its "
-            "callbacks from tuning.search.make_callbacks."
+            "callbacks from zoo.tuning.search.make_callbacks."
         )
     fit = sum(end - begin for begin, end in zip(begins, ends))
     wall = finished - started

@@ -7,7 +7,9 @@ facts a builder needs and the preprocessing that must travel with the model.
 
 import dataclasses
 import fnmatch
+import importlib
 import os
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -233,13 +235,16 @@ def register_file_loader(kind):
     return decorator
 
 
-def _ensure_loaded():
-    import datasets.sources  # noqa: F401
+def load_datasets():
+    """Imports every dataset module so that its loaders are registered."""
+    # Every module of this package registers its loaders when imported.
+    for module in pkgutil.iter_modules([os.path.dirname(__file__)]):
+        importlib.import_module(f"zoo.datasets.{module.name}")
 
 
 def list_datasets(pattern="*", kind=None):
     """`DatasetEntry`s of registered datasets, sorted by kind and name."""
-    _ensure_loaded()
+    load_datasets()
     return sorted(
         (
             e
@@ -274,7 +279,7 @@ def load_data(source, *, kind, **options):
     Returns:
         A `DataBundle`.
     """
-    _ensure_loaded()
+    load_datasets()
     options = {k: v for k, v in options.items() if v is not None}
     source_text = os.fspath(source)
     if (kind, source_text) in _DATASETS and not os.path.exists(source_text):

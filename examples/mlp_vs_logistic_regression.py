@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from datasets.base import load_data
-from tuning.train import train
+from zoo.datasets.base import load_data
+from zoo.tuning.train import train
 
 
 def arrays(dataset):

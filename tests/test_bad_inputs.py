@@ -4,7 +4,7 @@ Every row of `CASES` makes one bad input (a CSV, a text file, an image
 folder, a config or a command line) and names what must happen:
 
 - "error": one `ZooError` whose one-line message matches `match`;
-- "exit2": `zoo.cli.main(argv)` returns (or exits with) 2 and writes one
+- "exit2": `zoo.tuning.cli.main(argv)` returns (or exits with) 2 and writes one
   line to stderr matching `match`, without training;
 - "ok": odd but valid input that must load, and `check(bundle)` says the
   result is right (not a silent wrong answer).
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from datasets.base import load_data
+from zoo.datasets.base import load_data
 from zoo.errors import ZooError
 
 
@@ -523,7 +523,7 @@ CONFIG_CASES = [
 
 def _train(**kwargs):
     def make(tmp_path):
-        from tuning.train import train
+        from zoo.tuning.train import train
 
         kwargs.setdefault("run_dir", tmp_path / "run")
         return lambda: train("mlp_tiny", "iris", **kwargs)
@@ -712,7 +712,7 @@ def test_table_is_large_and_unique():
 
 
 def _run_cli(argv, capsys):
-    from zoo.cli import main
+    from zoo.tuning.cli import main
 
     try:
         code = main(argv)
@@ -724,13 +724,13 @@ def _run_cli(argv, capsys):
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_bad_input(case, tmp_path, capsys, monkeypatch):
-    import tuning.train
+    import zoo.tuning.train
 
     # Nothing in this table may start training: fitting is a test failure.
     def no_training(*args, **kwargs):
         raise AssertionError("a malformed input reached training")
 
-    monkeypatch.setattr(tuning.train, "fit_model", no_training)
+    monkeypatch.setattr(zoo.tuning.train, "fit_model", no_training)
     (tmp_path / "f").write_text("a file, not a folder")
     (tmp_path / "table.csv").write_text(_rows())
     _complete_run(tmp_path)
@@ -759,7 +759,7 @@ def test_lambda_model_is_refused_by_default(tmp_path, capsys):
     """A `.keras` file with a Lambda layer never runs code unless asked."""
     import keras
 
-    from tuning.predict import load_run
+    from zoo.tuning.predict import load_run
 
     inputs = keras.Input(shape=(2,))
     outputs = keras.layers.Lambda(lambda t: t * 2.0)(inputs)

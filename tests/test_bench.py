@@ -52,7 +52,7 @@ def test_table_formatting_handles_missing_values():
 
 def test_lever_sweep_standard_and_full():
     from bench.levers import lever_changes
-    from zoo.mlp import MLPConfig
+    from zoo.models.mlp import MLPConfig
 
     case = common.select_cases(["mlp"])[0]
     config = MLPConfig()  # steps_per_execution=32, no XLA

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from zoo.cli import main
+from zoo.tuning.cli import main
 
 
 def run_cli(capsys, *argv):

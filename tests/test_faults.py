@@ -37,8 +37,8 @@ DRIVER = textwrap.dedent(
     """
     import contextlib, os, signal, sys
     import keras
-    import tuning.callbacks, tuning.io, tuning.train
-    from zoo.cli import main
+    import zoo.tuning.callbacks, zoo.tuning.io, zoo.tuning.train
+    from zoo.tuning.cli import main
 
     fault = os.environ.get("ZOO_FAULT", "")
     log = os.environ["ZOO_FAULT_LOG"]
@@ -59,14 +59,14 @@ DRIVER = textwrap.dedent(
             if kind == "batch" and (self.epoch, batch) == (int(args[0]), int(args[1])):
                 die()
 
-    make_callbacks = tuning.train.make_callbacks
+    make_callbacks = zoo.tuning.train.make_callbacks
 
     def patched_make_callbacks(*a, **k):
         return [Probe()] + make_callbacks(*a, **k)
 
-    tuning.train.make_callbacks = patched_make_callbacks
+    zoo.tuning.train.make_callbacks = patched_make_callbacks
 
-    write_json = tuning.callbacks.write_json
+    write_json = zoo.tuning.callbacks.write_json
 
     def patched_write_json(path, data):
         write_json(path, data)
@@ -74,9 +74,9 @@ DRIVER = textwrap.dedent(
                 and data.get("epoch") == int(args[0])):
             die()
 
-    tuning.callbacks.write_json = patched_write_json
+    zoo.tuning.callbacks.write_json = patched_write_json
 
-    atomic_path = tuning.io.atomic_path
+    atomic_path = zoo.tuning.io.atomic_path
     seen = [0]
 
     @contextlib.contextmanager
@@ -91,8 +91,8 @@ DRIVER = textwrap.dedent(
                         handle.truncate(size // 2)
                     die()
 
-    tuning.io.atomic_path = patched_atomic_path
-    tuning.callbacks.atomic_path = patched_atomic_path
+    zoo.tuning.io.atomic_path = patched_atomic_path
+    zoo.tuning.callbacks.atomic_path = patched_atomic_path
     sys.exit(main(sys.argv[1:]))
     """
 )
@@ -170,8 +170,10 @@ def _check_complete(run_dir):
     # zoo.layers (FillMissing) registers only when a dataset module is
     # imported, as the CLI does; load_run alone misses it (request in
     # notes/issue9.md, tested by test_load_run_in_a_fresh_process).
-    import datasets.sources  # noqa: F401
-    from tuning.predict import load_run, predict
+    from zoo.datasets.base import load_datasets
+
+    load_datasets()
+    from zoo.tuning.predict import load_run, predict
 
     history = _history(run_dir)
     assert [int(row["epoch"]) for row in history] == list(range(EPOCHS))
@@ -291,12 +293,12 @@ def test_sigkill_at_random_times_then_resume(tmp_path):
 @pytest.mark.slow
 def test_load_run_in_a_fresh_process(tmp_path):
     """A finished tabular run loads from Python with nothing else imported."""
-    from tuning.train import train
+    from zoo.tuning.train import train
 
     run_dir = tmp_path / "run"
     train("mlp_tiny", "iris", run_dir=run_dir, epochs=1, verbose=0)
     code = (
-        "import sys; from tuning.predict import load_run; "
+        "import sys; from zoo.tuning.predict import load_run; "
         f"load_run({str(run_dir)!r}); print('loaded')"
     )
     result = subprocess.run(
@@ -309,17 +311,17 @@ def test_load_run_in_a_fresh_process(tmp_path):
 
 
 def test_unwritable_run_dir_fails_before_training(tmp_path, monkeypatch):
-    import tuning.train
+    import zoo.tuning.train
     from zoo.errors import ZooError
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     called = []
     monkeypatch.setattr(
-        tuning.train, "prepare", lambda *a, **k: called.append(1) or None
+        zoo.tuning.train, "prepare", lambda *a, **k: called.append(1) or None
     )
     with pytest.raises(ZooError, match="Cannot write to run folder"):
-        tuning.train.train("mlp_small", "iris", run_dir=blocker / "sub", epochs=1)
+        zoo.tuning.train.train("mlp_small", "iris", run_dir=blocker / "sub", epochs=1)
     assert called == []
 
 
@@ -327,22 +329,22 @@ def test_full_disk_fails_before_training(tmp_path, monkeypatch):
     import collections
     import shutil
 
-    import tuning.train
+    import zoo.tuning.train
     from zoo.errors import ZooError
 
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1024))
     called = []
     monkeypatch.setattr(
-        tuning.train, "prepare", lambda *a, **k: called.append(1) or None
+        zoo.tuning.train, "prepare", lambda *a, **k: called.append(1) or None
     )
     with pytest.raises(ZooError, match="MiB free"):
-        tuning.train.train("mlp_small", "iris", run_dir=tmp_path / "run", epochs=1)
+        zoo.tuning.train.train("mlp_small", "iris", run_dir=tmp_path / "run", epochs=1)
     assert called == []
 
 
 def test_cli_unwritable_run_dir_is_one_line(tmp_path, capsys):
-    from zoo.cli import main
+    from zoo.tuning.cli import main
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
@@ -358,7 +360,7 @@ def _interrupted_run(tmp_path):
     """A run folder as a kill after epoch 1's commit leaves it (in-process)."""
     import keras
 
-    import tuning.train
+    import zoo.tuning.train
 
     class Stop(Exception):
         pass
@@ -368,32 +370,34 @@ def _interrupted_run(tmp_path):
             if epoch == 2:
                 raise Stop
 
-    make_callbacks = tuning.train.make_callbacks
+    make_callbacks = zoo.tuning.train.make_callbacks
 
     def patched(*a, **k):
         return make_callbacks(*a, **k) + [StopAfter()]
 
     run_dir = tmp_path / "run"
-    tuning.train.make_callbacks = patched
+    zoo.tuning.train.make_callbacks = patched
     try:
         with pytest.raises(Stop):
-            tuning.train.train("mlp_tiny", "iris", run_dir=run_dir, epochs=3, verbose=0)
+            zoo.tuning.train.train(
+                "mlp_tiny", "iris", run_dir=run_dir, epochs=3, verbose=0
+            )
     finally:
-        tuning.train.make_callbacks = make_callbacks
+        zoo.tuning.train.make_callbacks = make_callbacks
     assert _state(run_dir)["epoch"] == 2
     return run_dir
 
 
 def test_garbage_in_backup_and_torn_commit_record(tmp_path):
     """Stray files in backup/ are ignored; a corrupt state.json is one ZooError."""
-    import tuning.train
+    import zoo.tuning.train
     from zoo.errors import ZooError
 
     run_dir = _interrupted_run(tmp_path)
     backup = run_dir / "backup"
     (backup / ".state.abc.tmp.json").write_text('{"epoch": 9, "weig')
     (backup / "epoch-00007.weights.h5").write_bytes(os.urandom(512))
-    result = tuning.train.train("mlp_tiny", run_dir=run_dir, resume=True, verbose=0)
+    result = zoo.tuning.train.train("mlp_tiny", run_dir=run_dir, resume=True, verbose=0)
     assert [int(row["epoch"]) for row in result.history] == [0, 1, 2]
     assert [int(r["epoch"]) for r in _history(str(run_dir))] == [0, 1, 2]
 
@@ -401,15 +405,15 @@ def test_garbage_in_backup_and_torn_commit_record(tmp_path):
     run_dir = _interrupted_run(tmp_path / "second")
     (run_dir / "backup" / "state.json").write_text('{"epoch": 2, "weig')
     with pytest.raises(ZooError, match="state.json"):
-        tuning.train.train("mlp_tiny", run_dir=run_dir, resume=True, verbose=0)
+        zoo.tuning.train.train("mlp_tiny", run_dir=run_dir, resume=True, verbose=0)
 
 
 def test_corrupt_config_json_is_zoo_error(tmp_path):
-    import tuning.train
+    import zoo.tuning.train
     from zoo.errors import ZooError
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.json").write_bytes(b"\x00\xff{not json")
     with pytest.raises(ZooError, match="config.json"):
-        tuning.train.train("mlp_tiny", "iris", run_dir=run_dir, resume=True)
+        zoo.tuning.train.train("mlp_tiny", "iris", run_dir=run_dir, resume=True)

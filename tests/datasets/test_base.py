@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.base import DataBundle, execution_steps
+from zoo.datasets.base import DataBundle, execution_steps
 
 
 def _bundle(size=10, **kwargs):

@@ -1,4 +1,4 @@
-"""`datasets.download`: hash checked before use, archives extracted safely. Offline."""
+"""`zoo.datasets.download`: hash checked before use, archives extracted safely. Offline."""
 
 import hashlib
 import io
@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from datasets import download
-from datasets.download import fetch, safe_extract
+from zoo.datasets import download
+from zoo.datasets.download import fetch, safe_extract
 from zoo.errors import DataError, ZooError
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets import digits, images
-from datasets.base import load_data
+from zoo.datasets import digits, images
+from zoo.datasets.base import load_data
 from zoo.errors import DataError, UnknownNameError
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasets.base import load_data
-from datasets.tabular import read_table
+from zoo.datasets.base import load_data
+from zoo.datasets.tabular import read_table
 from zoo.errors import DataError, UnknownNameError
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.base import load_data
-from datasets.text import load_text
+from zoo.datasets.base import load_data
+from zoo.datasets.text import load_text
 from zoo.errors import DataError, ZooError
 
 EMOTIONS = ["joy", "sadness", "anger"]

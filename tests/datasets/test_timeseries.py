@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datasets.base import load_data
-from datasets.timeseries import Rescale, load_timeseries
+from zoo.datasets.base import load_data
+from zoo.datasets.timeseries import Rescale, load_timeseries
 from zoo.errors import DataError, ZooError
 
 

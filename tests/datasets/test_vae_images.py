@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.base import load_data
-from datasets.vae_images import (
+from zoo.datasets.base import load_data
+from zoo.datasets.vae_images import (
     FACTOR_SIZES,
     factor_values,
     render_sprites,

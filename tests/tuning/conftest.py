@@ -2,7 +2,7 @@
 
 import pytest
 
-from tuning.callbacks import CallbackOptions
+from zoo.tuning.callbacks import CallbackOptions
 
 # Two grid trials on iris: a sane one and one whose learning rate makes the
 # loss NaN, so the same search shows a completed and a failed trial.
@@ -11,7 +11,7 @@ NAN_SPACE = {"optimizer": "sgd", "learning_rate": [0.05, 1e9]}
 
 @pytest.fixture(scope="session")
 def small_search(tmp_path_factory):
-    from tuning.search import tune
+    from zoo.tuning.search import tune
 
     run_dir = tmp_path_factory.mktemp("search") / "run"
     result = tune(

@@ -6,16 +6,16 @@ import keras
 import numpy as np
 import pytest
 
-from tuning.callbacks import (
+from zoo.compile import default_compile
+from zoo.errors import ConfigError
+from zoo.registry import build_from_config, resolve_config
+from zoo.tuning.callbacks import (
     CallbackOptions,
     EpochLearningRateSchedule,
     TerminateOnNaNWeights,
     make_callbacks,
     parse_lr_schedule,
 )
-from zoo.compile import default_compile
-from zoo.errors import ConfigError
-from zoo.registry import build_from_config, resolve_config
 
 
 def _model(num_classes=2, learning_rate=0.01, optimizer="sgd"):

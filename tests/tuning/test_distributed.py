@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import distributed
 from zoo.errors import ConfigError
+from zoo.tuning import distributed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -72,7 +72,7 @@ def test_multiworker_needs_tf_config(monkeypatch):
 _WORKER = textwrap.dedent(
     """
     import json, os, sys
-    from tuning.distributed import fit_multiworker, get_strategy, shard_by_data
+    from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
     strategy = get_strategy("multiworker")  # Before any other TF op.
     import numpy as np
     import tensorflow as tf
@@ -173,7 +173,7 @@ def test_chief_and_two_workers_share_the_trials(tmp_path):
 
 
 def test_local_launch_passes_everything_but_the_role():
-    from zoo.cli import _tune_argv_without_distribution
+    from zoo.tuning.cli.tune import _tune_argv_without_distribution
 
     argv = [
         "mlp_tiny",

@@ -2,8 +2,9 @@
 
 import pytest
 
-from tuning.search import TUNERS, tune
 from zoo.registry import get_family, list_families, list_models
+from zoo.tuning.search import tune
+from zoo.tuning.tuners import TUNERS
 
 
 def tiny_variant(family):
@@ -12,11 +13,9 @@ def tiny_variant(family):
 
 
 def test_every_family_has_a_tiny_variant_and_a_space():
-    from tuning.spaces import SPACES
-
     for family in list_families():
         assert tiny_variant(family)
-        assert family in SPACES, family
+        assert get_family(family).search_space, family
 
 
 @pytest.mark.slow

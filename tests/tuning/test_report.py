@@ -6,10 +6,10 @@ import subprocess
 import pandas as pd
 import pytest
 
-from tuning.compare import compare, load_configs
-from tuning.report import leaderboard, write_report
-from zoo.cli import main
 from zoo.errors import ConfigError, ZooError
+from zoo.tuning.cli import main
+from zoo.tuning.compare import compare, load_configs
+from zoo.tuning.report import leaderboard, write_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -8,17 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning import search
-from tuning.report import leaderboard
-from tuning.search import (
-    GridSearch,
-    ZooHyperModel,
-    frame_from_trials,
-    make_tuner,
-    tune,
-)
-from zoo.cli import main
 from zoo.errors import ConfigError, ZooError
+from zoo.tuning.cli.main import main
+from zoo.tuning.hypermodel import ZooHyperModel
+from zoo.tuning.report import leaderboard
+from zoo.tuning.results import frame_from_trials
+from zoo.tuning.search import tune
+from zoo.tuning.tuners import TUNERS, GridSearch, make_tuner, spared_heap
 
 
 def test_failed_nan_trial_is_recorded_and_never_ranked(small_search):
@@ -232,7 +228,7 @@ def test_user_hyperband_script_uses_zoo_hypermodel(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tuner", search.TUNERS)
+@pytest.mark.parametrize("tuner", TUNERS)
 def test_every_tuner_from_the_cli(tuner, tmp_path, capsys):
     run_dir = tmp_path / tuner
     code = main(
@@ -299,16 +295,16 @@ def test_score_is_the_best_epoch_not_the_mean(small_search):
 
 
 def test_space_may_narrow_hyperparameters_that_are_not_config_fields():
-    hypermodel = search.ZooHyperModel(
+    hypermodel = ZooHyperModel(
         "mlp_tiny", "iris", space={"units": [16], "num_layers": 2}
     )
     assert hypermodel.config_for(kt.HyperParameters()).hidden_units == (16, 16)
     with pytest.raises(ConfigError, match="Did you mean 'units'"):
-        search.ZooHyperModel("mlp_tiny", "iris", space={"unitz": [16]}).config_for(
+        ZooHyperModel("mlp_tiny", "iris", space={"unitz": [16]}).config_for(
             kt.HyperParameters()
         )
     # A replaced space has no built-in space to turn `units` into layers.
-    replaced = search.ZooHyperModel(
+    replaced = ZooHyperModel(
         "mlp_tiny", "iris", space={"units": [16]}, replace_space=True
     )
     with pytest.raises(ConfigError, match="built-in space"):
@@ -318,10 +314,10 @@ def test_space_may_narrow_hyperparameters_that_are_not_config_fields():
 def test_spared_heap_freezes_the_heap_for_the_search_only():
     if gc.get_freeze_count():
         pytest.skip("something else froze the heap")
-    with search.spared_heap():
+    with spared_heap():
         frozen = gc.get_freeze_count()
         assert frozen > 0
-        with search.spared_heap():  # A frozen heap is left as it is.
+        with spared_heap():  # A frozen heap is left as it is.
             assert gc.get_freeze_count() == frozen
         assert gc.get_freeze_count() == frozen
     assert gc.get_freeze_count() == 0

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from tuning.callbacks import CallbackOptions
-from tuning.predict import predict
-from tuning.train import fit_inputs, train
 from zoo.errors import ZooError
+from zoo.tuning.callbacks import CallbackOptions
+from zoo.tuning.predict import predict
+from zoo.tuning.train import fit_inputs, train
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_resume_continues_from_the_last_epoch(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     first_weights = keras.saving.load_model(run_dir / "model.keras").get_weights()
     # Re-create the state a kill would leave: status running, a committed backup.
-    from tuning.callbacks import AtomicBackupAndRestore
+    from zoo.tuning.callbacks import AtomicBackupAndRestore
 
     backup = AtomicBackupAndRestore(
         str(run_dir / "backup"), history_path=str(run_dir / "history.csv")
@@ -140,7 +140,7 @@ def test_multiworker_cli_run(tmp_path):
     import subprocess
     import sys
 
-    from tuning.distributed import free_port
+    from zoo.tuning.distributed import free_port
 
     ports = [free_port(), free_port()]
     cluster = [f"127.0.0.1:{port}" for port in ports]

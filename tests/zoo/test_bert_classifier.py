@@ -8,14 +8,14 @@ import tensorflow_text as tf_text
 
 from tests.helpers import run_model_test
 from zoo import bert_encoders
-from zoo.bert_classifier import (
+from zoo.config import apply_overrides
+from zoo.errors import ConfigError, ZooError
+from zoo.models.bert_classifier import (
     BertClassifierConfig,
     WarmupLinearDecay,
     build_bert_classifier,
     compile_bert_classifier,
 )
-from zoo.config import apply_overrides
-from zoo.errors import ConfigError, ZooError
 from zoo.registry import create_model
 
 TEXTS = [

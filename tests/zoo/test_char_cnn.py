@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.text import make_text_bundle
 from tests.helpers import run_model_test
-from zoo.char_cnn import (
+from zoo.datasets.text import make_text_bundle
+from zoo.errors import ConfigError, DataError
+from zoo.models.char_cnn import (
     ALPHABET,
     CharCNNConfig,
     CharQuantizer,
@@ -17,7 +18,6 @@ from zoo.char_cnn import (
     fit_char_cnn,
     halving_schedule,
 )
-from zoo.errors import ConfigError, DataError
 from zoo.registry import create_model, list_models, resolve_config
 
 TEXTS = tf.constant(["good fun film", "bad dull film", "great!", "awful..."])

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.base import load_data
-from datasets.images import load_image_files
 from tests.helpers import run_model_test
-from zoo.cnn import CNNConfig, build_cnn
+from zoo.datasets.base import load_data
+from zoo.datasets.images import load_image_files
 from zoo.errors import ConfigError
+from zoo.models.cnn import CNNConfig, build_cnn
 from zoo.registry import create_model, get_family, list_models
 
 
@@ -106,7 +106,7 @@ def _write_folder(root, count=8):
 
 
 def test_train_then_predict_on_raw_files(tmp_path):
-    train = pytest.importorskip("tuning.train").train
+    train = pytest.importorskip("zoo.tuning.train").train
     _write_folder(tmp_path / "pictures")
     result = train(
         "cnn_tiny",
@@ -132,7 +132,7 @@ def test_train_then_predict_on_raw_files(tmp_path):
         atol=1e-5,
     )
     # Through the run folder, as `zoo predict RUN_DIR FILE...` does.
-    predict = pytest.importorskip("tuning.predict").predict
+    predict = pytest.importorskip("zoo.tuning.predict").predict
     table = predict(tmp_path / "run", files)
     assert list(table["input"]) == files
     assert set(table["class"]) <= {"dark", "light"}
@@ -142,7 +142,7 @@ def test_train_then_predict_on_raw_files(tmp_path):
 
 @pytest.mark.slow
 def test_lenet5_reaches_97_percent_on_embedded_digits(tmp_path):
-    from tuning.train import train
+    from zoo.tuning.train import train
 
     result = train("cnn_lenet5", "digits", run_dir=tmp_path / "lenet", verbose=0)
     assert result.metrics["test_accuracy"] >= 0.97

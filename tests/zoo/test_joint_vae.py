@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tests.helpers import run_model_test
 from zoo.errors import ConfigError, DataError
-from zoo.joint_vae import (
+from zoo.models.joint_vae import (
     METRIC_NAMES,
     GumbelSoftmax,
     JointVAE,
@@ -318,7 +318,8 @@ def test_mutual_information_gap():
 
 
 def test_evaluate_writes_pictures_and_metrics(tmp_path):
-    from datasets.base import load_data
+    from zoo.datasets.base import load_data
+    from zoo.tuning.artifacts import write_evaluation
 
     bundle = load_data(
         "dsprites", kind="vae_image", image_size=16, num_examples=200, seed=1
@@ -329,7 +330,9 @@ def test_evaluate_writes_pictures_and_metrics(tmp_path):
         np.stack([x for x, _ in bundle.train.take(8).as_numpy_iterator()]),
         steps=2,
     )
-    metrics = evaluate_joint_vae(model, config, bundle, str(tmp_path))
+    evaluation = evaluate_joint_vae(model, config, bundle)
+    metrics = evaluation.metrics
+    write_evaluation(evaluation, str(tmp_path))
     for name in ("reconstructions.png", "traversals.png", "samples.png"):
         assert os.path.getsize(tmp_path / name) > 0
     for name in (

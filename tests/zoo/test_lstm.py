@@ -5,17 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets.text import make_text_bundle
-from datasets.timeseries import make_series_bundle
 from tests.helpers import run_model_test
+from zoo.datasets.text import make_text_bundle
+from zoo.datasets.timeseries import make_series_bundle
 from zoo.errors import ConfigError, DataError
-from zoo.lstm import (
+from zoo.models.lstm import adapt_lstm, build_lstm, read_word_vectors
+from zoo.models.lstm_forecaster import (
     AddLastValue,
-    adapt_lstm,
-    build_lstm,
     build_lstm_forecaster,
     evaluate_forecaster,
-    read_word_vectors,
 )
 from zoo.registry import (
     build_for_bundle,
@@ -24,6 +22,7 @@ from zoo.registry import (
     list_models,
     resolve_config,
 )
+from zoo.tuning.artifacts import write_evaluation
 
 # Recurrent layers trace slowly on CPU: the default run builds one tiny text variant.
 TEXT_MODELS = [
@@ -205,7 +204,9 @@ def test_forecaster_beats_persistence_in_original_units(tmp_path):
     model = build_lstm_forecaster(config, input_shape=bundle.input_shape)
     get_family("lstm_forecaster").compile(model, config, num_classes=None)
     model.fit(bundle.batches("train", 32), epochs=15, verbose=0)
-    metrics = evaluate_forecaster(model, config, bundle, str(tmp_path))
+    evaluation = evaluate_forecaster(model, config, bundle)
+    metrics = evaluation.metrics
+    write_evaluation(evaluation, str(tmp_path))
     # A sine is easy to forecast and persistence is poor on it.
     assert (
         metrics["test_rmse_original"] < 0.5 * metrics["persistence_test_rmse_original"]
@@ -219,7 +220,7 @@ def test_untrained_change_model_equals_persistence(tmp_path):
     config = resolve_config("lstm_forecaster_tiny", window=25, horizon=1)[1]
     model = build_lstm_forecaster(config, input_shape=bundle.input_shape)
     model.get_layer("predictions").set_weights([np.zeros((4, 1)), np.zeros(1)])
-    metrics = evaluate_forecaster(model, config, bundle, None)
+    metrics = evaluate_forecaster(model, config, bundle).metrics
     assert metrics["test_rmse_original"] == pytest.approx(
         metrics["persistence_test_rmse_original"], rel=1e-5
     )

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import run_model_test
-from zoo.mlp import MLPConfig, build_mlp, make_initializer
+from zoo.models.mlp import MLPConfig, build_mlp, make_initializer
 from zoo.registry import create_model, list_models
 
 

@@ -7,13 +7,13 @@ import tensorflow as tf
 
 from tests.helpers import run_model_test
 from zoo.errors import ConfigError, ZooError
-from zoo.registry import create_model, get_family, list_models, resolve_config
-from zoo.vgg16_transfer import (
+from zoo.models.vgg16_transfer import (
     VGG16Preprocess,
     VGG16TransferConfig,
     build_vgg16_transfer,
     fine_tune,
 )
+from zoo.registry import create_model, get_family, list_models, resolve_config
 
 TINY = {"weights": "random", "input_size": 32, "dense_units": (8,), "dropout_rate": 0.0}
 
@@ -192,7 +192,7 @@ def test_variants_registered():
 
 @pytest.mark.slow
 def test_head_on_random_vgg16_beats_chance_on_digits(tmp_path):
-    from tuning.train import train
+    from zoo.tuning.train import train
 
     result = train(
         "vgg16_tiny",

@@ -1,7 +1,7 @@
 """Small convolutional networks for images: LeNet-5 and a conv/BN/pool/dropout stack.
 
 The models take raw 0..255 images (`[height, width, channels]`) and rescale
-them inside, so a saved model predicts on `datasets.images.load_image_files`.
+them inside, so a saved model predicts on `zoo.datasets.images.load_image_files`.
 """
 
 import dataclasses
@@ -219,9 +219,39 @@ def cnn_data_options(config):
     return options
 
 
+# Filters double per block; "same" padding so any depth fits 28x28 digits.
+SEARCH_SPACE = {
+    "num_blocks": {"min": 1, "max": 3},
+    "base_filters": [16, 32, 64],
+    "kernel_size": [3, 5],
+    "batch_norm": [False, True],
+    "dropout_rate": {"min": 0.0, "max": 0.4, "step": 0.1},
+    "dense_units": [64, 128, 256],
+    "dense_dropout_rate": {"min": 0.0, "max": 0.5, "step": 0.25},
+    "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+}
+
+
+def cnn_space_to_config(values):
+    """Blocks of doubling filters, one kernel size, one dense layer."""
+    values = dict(values)
+    base, blocks = values.pop("base_filters"), values.pop("num_blocks")
+    kernel_size = values.pop("kernel_size")
+    return {
+        **values,
+        "filters": tuple(base * 2**index for index in range(blocks)),
+        "kernel_sizes": (kernel_size,),
+        "dense_units": (values["dense_units"],),
+        "padding": "same",
+    }
+
+
 register_family(
     Family(
         name="cnn",
+        tasks=("binary", "multiclass"),
+        search_space=SEARCH_SPACE,
+        space_to_config=cnn_space_to_config,
         config_class=CNNConfig,
         build=build_cnn,
         compile=default_compile,

@@ -8,7 +8,7 @@ and fed to six 1-D convolutions and two dense layers.
 
 The quantizer, `CharQuantizer`, is a serializable layer of TensorFlow string
 ops. A model built for `input_shape=()` holds it and takes raw strings. When
-training through `tuning.train`, `adapt` moves it into the tf.data pipeline
+training through `zoo.tuning.train`, `adapt` moves it into the tf.data pipeline
 instead (it has no state to fit): the model then takes character indices, so
 it can be XLA-compiled and the quantization runs in parallel with training,
 and the exported `model.keras` puts the quantizer back in front.
@@ -27,7 +27,7 @@ from keras import ops
 
 from zoo.compile import make_optimizer, output_head, task_loss, task_metrics
 from zoo.config import BaseConfig
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, DataError
 from zoo.registry import Family, register_family, register_model
 
 # The paper's alphabet: 26 letters, 10 digits, 32 other characters and "\n"
@@ -384,8 +384,6 @@ def adapt_char_cnn(config, bundle):
     spec = bundle.train.element_spec
     x_spec = spec[0] if isinstance(spec, tuple) else spec
     if x_spec.dtype != tf.string:
-        from zoo.errors import DataError
-
         raise DataError(
             "char_cnn needs raw text; load labelled text (CSV/TSV/folder) with it."
         )
@@ -403,9 +401,21 @@ def adapt_char_cnn(config, bundle):
     return adapted
 
 
+SEARCH_SPACE = {
+    "sequence_length": [256, 512, 1014],
+    "embedding": ["one_hot", "learned"],
+    "filters": [64, 128, 256],
+    "dense_units": [256, 512, 1024],
+    "dropout_rate": {"min": 0.2, "max": 0.5, "step": 0.1},
+    "learning_rate": {"min": 1e-3, "max": 5e-2, "sampling": "log"},
+}
+
+
 register_family(
     Family(
         name="char_cnn",
+        tasks=("binary", "multiclass"),
+        search_space=SEARCH_SPACE,
         config_class=CharCNNConfig,
         build=build_char_cnn,
         compile=compile_char_cnn,

@@ -372,9 +372,37 @@ def compile_bert_classifier(model, config, *, num_classes, total_steps=None):
     return model
 
 
+# Frozen encoders train only a head, which wants a ~100x larger rate than
+# fine-tuning: each mode has its own learning-rate range.
+SEARCH_SPACE = {
+    "freeze_encoder": [False, True],
+    "head_units": [0, 64, 128],
+    "sequence_length": {"values": [32, 64, 128], "default": 64},
+    "learning_rate": {"values": [2e-5, 3e-5, 5e-5], "default": 5e-5},
+    "head_learning_rate": {
+        "min": 1e-4,
+        "max": 3e-3,
+        "sampling": "log",
+        "default": 1e-3,
+    },
+}
+
+
+def bert_space_to_config(values):
+    """A frozen encoder takes the head's rate, Adam and no warm-up."""
+    values = dict(values)
+    head_rate = values.pop("head_learning_rate")
+    if values["freeze_encoder"]:
+        values.update(learning_rate=head_rate, optimizer="adam", warmup_fraction=0.0)
+    return values
+
+
 register_family(
     Family(
         name="bert_classifier",
+        tasks=("binary", "multiclass"),
+        search_space=SEARCH_SPACE,
+        space_to_config=bert_space_to_config,
         config_class=BertClassifierConfig,
         build=build_bert_classifier,
         compile=compile_bert_classifier,

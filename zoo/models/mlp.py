@@ -136,9 +136,30 @@ def build_mlp(config, *, input_shape, num_classes):
     return keras.Model(inputs, outputs, name="mlp")
 
 
+SEARCH_SPACE = {
+    "num_layers": {"min": 1, "max": 3},
+    "units": [32, 64, 128, 256],
+    "activation": ["relu", "tanh", "elu"],
+    "dropout_rate": {"min": 0.0, "max": 0.5, "step": 0.1},
+    "batch_norm": [False, True],
+    "optimizer": ["adam", "rmsprop", "sgd"],
+    "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+}
+
+
+def mlp_space_to_config(values):
+    """`num_layers` layers of `units` each."""
+    values = dict(values)
+    units, layers = values.pop("units"), values.pop("num_layers")
+    return {**values, "hidden_units": (units,) * layers}
+
+
 register_family(
     Family(
         name="mlp",
+        tasks=("binary", "multiclass", "regression"),
+        search_space=SEARCH_SPACE,
+        space_to_config=mlp_space_to_config,
         config_class=MLPConfig,
         build=build_mlp,
         compile=default_compile,

@@ -2,7 +2,7 @@
 
 The model takes raw 0..255 RGB images; `VGG16Preprocess` (VGG16's
 `preprocess_input`: RGB to BGR, minus the ImageNet channel means) runs inside
-it, so a saved model predicts on `datasets.images.load_image_files`.
+it, so a saved model predicts on `zoo.datasets.images.load_image_files`.
 
 Training follows the Keras transfer-learning guide: phase 1 trains the head
 with the base frozen (called with `training=False`); phase 2, when
@@ -355,9 +355,27 @@ def vgg16_data_options(config):
     return {"image_size": config.input_size, "channels": 3}
 
 
+SEARCH_SPACE = {
+    "head": ["gap_dense", "conv_block", "conv_as_dense"],
+    "dense_units": [64, 128, 256],
+    "dropout_rate": {"min": 0.0, "max": 0.5, "step": 0.25},
+    "trainable_blocks": {"min": 0, "max": 1},
+    "learning_rate": {"min": 1e-4, "max": 3e-3, "sampling": "log"},
+}
+
+
+def vgg16_space_to_config(values):
+    """Two dense layers, the second half as wide."""
+    units = values["dense_units"]
+    return {**values, "dense_units": (units, units // 2)}
+
+
 register_family(
     Family(
         name="vgg16_transfer",
+        tasks=("binary", "multiclass"),
+        search_space=SEARCH_SPACE,
+        space_to_config=vgg16_space_to_config,
         config_class=VGG16TransferConfig,
         build=build_vgg16_transfer,
         compile=default_compile,

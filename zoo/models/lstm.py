@@ -1,103 +1,30 @@
-"""Recurrent networks: a text classifier and a time-series forecaster.
+"""Recurrent text classifier (the "lstm" family).
 
-Two families share the recurrent stack (SimpleRNN, GRU or LSTM layers,
-optionally bidirectional):
-
-- "lstm": text classification. `adapt` fits a word-level `TextVectorization`
-  on the training split only and maps the splits to token ids; the exported
-  model puts the vectorizer in front, so it takes raw strings. The embedding
-  can start from a GloVe-format word-vector file (a local path) and be frozen
-  or trained.
-- "lstm_forecaster": windows of one or many series (scaled with statistics of
-  the training part only, see `datasets.timeseries`) to the next `horizon`
-  values of the target. By default the network predicts the change from the
-  last observed value, so an untrained model starts as the persistence
-  forecast. `evaluate` reports RMSE/MAE in original units next to the
-  persistence baseline on the same test windows, and plots the forecast.
+`adapt` fits a word-level `TextVectorization` on the training split only and
+maps the splits to token ids; the exported model puts the vectorizer in
+front, so it takes raw strings. The embedding can start from a GloVe-format
+word-vector file (a local path) and be frozen or trained. The recurrent stack
+(SimpleRNN, GRU or LSTM, optionally bidirectional) is `zoo.recurrent`.
 """
 
 import dataclasses
 import os
-from typing import Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
-from zoo.compile import default_compile, output_head
+from zoo.compile import default_compile
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
+from zoo.recurrent import RecurrentFields, head, recurrent_stack
 from zoo.registry import Family, register_family, register_model
 
-RNN_LAYERS = {
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
-    "simple_rnn": keras.layers.SimpleRNN,
-}
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 
 
-def recurrent_stack(x, config, *, prefix="rnn"):
-    """`config.rnn_units` recurrent layers; all but the last return sequences."""
-    layer_class = RNN_LAYERS[config.rnn_type]
-    for index, units in enumerate(config.rnn_units, start=1):
-        last = index == len(config.rnn_units)
-        layer = layer_class(
-            units,
-            return_sequences=not last,
-            dropout=config.dropout_rate if not last else 0.0,
-            recurrent_dropout=config.recurrent_dropout,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=config.seed),
-            name=f"{prefix}_{index}",
-        )
-        if config.bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
-        x = layer(x)
-    return x
-
-
-def head(x, config, num_classes, *, units=1):
-    if config.dropout_rate > 0:
-        x = keras.layers.Dropout(config.dropout_rate, name="dropout")(x)
-    if config.dense_units:
-        x = keras.layers.Dense(config.dense_units, activation="relu", name="dense")(x)
-        if config.dropout_rate > 0:
-            x = keras.layers.Dropout(config.dropout_rate, name="dropout_dense")(x)
-    return output_head(x, num_classes, units=units)
-
-
 @dataclasses.dataclass
-class _RecurrentFields:
-    """Fields of the recurrent stack, shared by both families."""
-
-    rnn_type: Literal["lstm", "gru", "simple_rnn"] = "lstm"
-    rnn_units: tuple[int, ...] = (64,)
-    bidirectional: bool = False
-    dropout_rate: float = 0.2
-    recurrent_dropout: float = 0.0
-    dense_units: int = 0
-    seed: int | None = None
-
-    def _validate_stack(self):
-        if not self.rnn_units or any(units < 1 for units in self.rnn_units):
-            raise ConfigError(
-                f"rnn_units must be one or more sizes >= 1, got {self.rnn_units}."
-            )
-        for name in ("dropout_rate", "recurrent_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(
-                    f"{name} must be in [0, 1), got {getattr(self, name)}."
-                )
-        if self.dense_units < 0:
-            raise ConfigError(f"dense_units must be >= 0, got {self.dense_units}.")
-
-
-# ---------------------------------------------------------------- text
-
-
-@dataclasses.dataclass
-class LSTMConfig(BaseConfig, _RecurrentFields):
+class LSTMConfig(BaseConfig, RecurrentFields):
     """Config of a recurrent text classifier.
 
     Attributes:
@@ -254,7 +181,7 @@ def initialize_lstm(model, config, bundle):
     if config.pretrained_embeddings and matrix is None:
         raise ConfigError(
             "pretrained_embeddings needs the vocabulary: build the model through "
-            "`zoo train` / `tuning.train.train`, which adapts it first."
+            "`zoo train` / `zoo.tuning.train.train`, which adapts it first."
         )
     if matrix is not None:
         model.get_layer("embedding").set_weights([matrix])
@@ -322,9 +249,30 @@ def adapt_lstm(config, bundle):
     return adapted
 
 
+SEARCH_SPACE = {
+    "rnn_type": ["lstm", "gru"],
+    "num_layers": {"min": 1, "max": 2},
+    "units": [32, 64, 128],
+    "bidirectional": [False, True],
+    "embedding_dim": [50, 100, 200],
+    "dropout_rate": {"min": 0.0, "max": 0.5, "step": 0.1},
+    "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+}
+
+
+def lstm_space_to_config(values):
+    """`num_layers` recurrent layers of `units` each."""
+    values = dict(values)
+    units, layers = values.pop("units"), values.pop("num_layers")
+    return {**values, "rnn_units": (units,) * layers}
+
+
 register_family(
     Family(
         name="lstm",
+        tasks=("binary", "multiclass"),
+        search_space=SEARCH_SPACE,
+        space_to_config=lstm_space_to_config,
         config_class=LSTMConfig,
         build=build_lstm,
         compile=default_compile,
@@ -387,218 +335,3 @@ def gru_bidirectional_tiny():
         embedding_dim=4,
         dense_units=4,
     )
-
-
-# ---------------------------------------------------------------- forecasting
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class AddLastValue(keras.layers.Layer):
-    """Adds the window's last value of input column `column` to every output.
-
-    The network then predicts the change from now, and a zero output is the
-    persistence forecast (tomorrow = today).
-    """
-
-    def __init__(self, column=0, **kwargs):
-        super().__init__(**kwargs)
-        self.column = int(column)
-
-    def call(self, window, change):
-        last = ops.cast(window[:, -1, self.column : self.column + 1], change.dtype)
-        return change + last
-
-    def compute_output_shape(self, window_shape, change_shape):
-        return change_shape
-
-    def get_config(self):
-        return {**super().get_config(), "column": self.column}
-
-
-@dataclasses.dataclass
-class LSTMForecasterConfig(BaseConfig, _RecurrentFields):
-    """Config of a recurrent forecaster.
-
-    Attributes:
-        rnn_type, rnn_units, bidirectional, dropout_rate, recurrent_dropout,
-            dense_units, seed: As for `LSTMConfig`.
-        window: Past time steps the model sees.
-        horizon: Future steps of the target it predicts (1 = one step ahead).
-        predict_change: Predict the change from the last observed target
-            value (which the loader puts in input column 0) rather than the
-            level.
-    """
-
-    dropout_rate: float = 0.0
-    window: int = 30
-    horizon: int = 1
-    predict_change: bool = True
-    # Measured by bench.throughput on the stock prices (2026-11-25, quiet
-    # machine): XLA fuses the 30-step recurrent loop (1.6x the NumPy-into-fit
-    # reference alone), and 8 steps per call on top trains at 2.95x; spe 8
-    # without XLA gives 1.5x, the plain default 1.2x.
-    jit_compile: bool = True
-    steps_per_execution: int = 8
-
-    def validate(self):
-        super().validate()
-        self._validate_stack()
-        if self.window < 1 or self.horizon < 1:
-            raise ConfigError(
-                f"window and horizon must be >= 1, got {self.window} and {self.horizon}."
-            )
-
-
-def build_lstm_forecaster(config, *, input_shape, num_classes=None):
-    """Builds a recurrent forecaster: `(window, features)` -> `(horizon,)`.
-
-    Args:
-        config: An `LSTMForecasterConfig`.
-        input_shape: `(window, num_features)`; column 0 is the target.
-        num_classes: Must be None.
-
-    Example:
-    >>> model = build_lstm_forecaster(lstm_forecaster_tiny(), input_shape=(6, 2))
-    >>> model.output_shape
-    (None, 2)
-    """
-    if num_classes is not None:
-        raise ConfigError(
-            "lstm_forecaster predicts numbers; use lstm for text classification."
-        )
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 2 or input_shape[0] != config.window:
-        raise ConfigError(
-            f"lstm_forecaster takes windows of shape ({config.window}, features), got {input_shape}; "
-            "set window to match the data."
-        )
-    inputs = keras.Input(shape=input_shape, name="window")
-    x = recurrent_stack(inputs, config)
-    outputs = head(x, config, None, units=config.horizon)
-    if config.predict_change:
-        outputs = AddLastValue(0, name="add_last_value")(inputs, outputs)
-    return keras.Model(inputs, outputs, name="lstm_forecaster")
-
-
-def forecaster_data_options(config):
-    return {"window": config.window, "horizon": config.horizon}
-
-
-def _collect(dataset):
-    xs, ys = [], []
-    for x, y in dataset.batch(1024):
-        xs.append(x.numpy())
-        ys.append(y.numpy())
-    if not xs:
-        raise DataError(
-            "The test split holds no window; lower window/horizon or raise test_split."
-        )
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def evaluate_forecaster(model, config, bundle, run_dir):
-    """Test RMSE/MAE in original units, the persistence baseline's, and a plot.
-
-    Persistence repeats the last observed target value for every horizon
-    step, on exactly the test windows the model sees.
-    """
-    windows, targets = _collect(bundle.test)
-    predictions = model.predict(windows, verbose=0, batch_size=256)
-    mean, std = bundle.extras["target_mean"], bundle.extras["target_std"]
-
-    def original(values):
-        return np.asarray(values, "float64") * std + mean
-
-    truth = original(targets)
-    forecast = original(predictions)
-    persistence = original(np.repeat(windows[:, -1, :1], targets.shape[1], axis=1))
-    metrics = {}
-    for name, values in (("test", forecast), ("persistence_test", persistence)):
-        error = values - truth
-        metrics[f"{name}_rmse_original"] = float(np.sqrt(np.mean(error**2)))
-        metrics[f"{name}_mae_original"] = float(np.mean(np.abs(error)))
-    metrics["rmse_ratio_to_persistence"] = metrics["test_rmse_original"] / max(
-        metrics["persistence_test_rmse_original"], 1e-12
-    )
-    if run_dir:
-        _plot_forecast(bundle, truth, forecast, persistence, metrics, run_dir)
-    return metrics
-
-
-def _plot_forecast(bundle, truth, forecast, persistence, metrics, run_dir):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    dates = bundle.extras.get("test_dates")
-    x_axis = (
-        np.asarray(dates, dtype="datetime64[ns]")
-        if dates is not None
-        else np.arange(len(truth))
-    )
-    figure, axis = plt.subplots(figsize=(10, 4))
-    axis.plot(x_axis, truth[:, 0], label="actual", color="black", linewidth=1)
-    axis.plot(
-        x_axis,
-        forecast[:, 0],
-        label=f"model (RMSE {metrics['test_rmse_original']:.4g})",
-        linewidth=1,
-    )
-    axis.plot(
-        x_axis,
-        persistence[:, 0],
-        label=f"persistence (RMSE {metrics['persistence_test_rmse_original']:.4g})",
-        linewidth=1,
-        linestyle="--",
-    )
-    axis.set_title(
-        f"{bundle.extras.get('target_column', 'target')}: one-step-ahead forecast, test split"
-    )
-    axis.legend()
-    figure.autofmt_xdate()
-    plots = os.path.join(run_dir, "plots")
-    os.makedirs(plots, exist_ok=True)
-    figure.savefig(os.path.join(plots, "forecast.png"), dpi=100, bbox_inches="tight")
-    plt.close(figure)
-
-
-register_family(
-    Family(
-        name="lstm_forecaster",
-        config_class=LSTMForecasterConfig,
-        build=build_lstm_forecaster,
-        compile=default_compile,
-        data_kind="timeseries",
-        default_data="stock_prices",
-        data_options=forecaster_data_options,
-        evaluate=evaluate_forecaster,
-        epochs=20,
-        batch_size=32,
-        description="Recurrent forecaster of one or many series, one or many steps ahead.",
-    )
-)
-
-
-@register_model(family="lstm_forecaster")
-def lstm_forecaster_small():
-    """One LSTM layer of 64 units on 30-step windows, one step ahead."""
-    return LSTMForecasterConfig()
-
-
-@register_model(family="lstm_forecaster")
-def gru_forecaster_small():
-    """One GRU layer of 64 units on 30-step windows, one step ahead."""
-    return LSTMForecasterConfig(rnn_type="gru")
-
-
-@register_model(family="lstm_forecaster")
-def lstm_forecaster_multistep():
-    """Two LSTM layers (64, 32) on 60-step windows, 5 steps ahead."""
-    return LSTMForecasterConfig(rnn_units=(64, 32), window=60, horizon=5)
-
-
-@register_model(family="lstm_forecaster", tiny=True)
-def lstm_forecaster_tiny():
-    """A 4-unit LSTM on 6-step windows, 2 steps ahead, for tests."""
-    return LSTMForecasterConfig(rnn_units=(4,), window=6, horizon=2)

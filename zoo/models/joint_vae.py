@@ -24,7 +24,6 @@ Example (images: float32 `[N, 16, 16, 1]` in [0, 1]):
 
 import dataclasses
 import math
-import os
 
 import keras
 import numpy as np
@@ -34,7 +33,7 @@ from keras import ops
 from zoo.compile import make_optimizer
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
-from zoo.registry import Family, register_family, register_model
+from zoo.registry import Evaluation, Family, register_family, register_model
 
 EPSILON = 1e-12
 METRIC_NAMES = (
@@ -839,15 +838,6 @@ def image_grid(images, *, padding=2, scale=1):
     return canvas[..., 0] if channels == 1 else canvas
 
 
-def save_png(path, images, *, scale=None):
-    from PIL import Image
-
-    if scale is None:
-        scale = 2 if images.shape[2] <= 32 else 1
-    Image.fromarray(image_grid(images, scale=scale)).save(path)
-    return path
-
-
 def _test_arrays(bundle, limit):
     images, labels = [], []
     count = 0
@@ -862,16 +852,15 @@ def _test_arrays(bundle, limit):
     )
 
 
-def evaluate_joint_vae(model, config, bundle, run_dir, *, limit=10000, batch_size=256):
+def evaluate_joint_vae(model, config, bundle, *, limit=10000, batch_size=256):
     """Test losses, discrete-code accuracy, MIG on known factors, and pictures.
 
-    Writes `reconstructions.png` (rows of inputs above their reconstructions),
-    `traversals.png` (one row per continuous dimension, then one per
-    category of the first discrete latent) and `samples.png` (prior samples)
-    into `run_dir`.
+    The pictures: `reconstructions.png` (rows of inputs above their
+    reconstructions), `traversals.png` (one row per continuous dimension,
+    then one per category of the first discrete latent) and `samples.png`
+    (prior samples).
     """
     del config
-    os.makedirs(run_dir, exist_ok=True)
     results = model.evaluate(
         bundle.batches("test", batch_size), verbose=0, return_dict=True
     )
@@ -911,10 +900,7 @@ def evaluate_joint_vae(model, config, bundle, run_dir, *, limit=10000, batch_siz
     reconstructions = ops.convert_to_numpy(model(shown, training=False))
     pairs = np.stack([shown, reconstructions], axis=1)  # [16, 2, H, W, C]
     rows = pairs.reshape(2, 8, 2, *model.image_shape).transpose(0, 2, 1, 3, 4, 5)
-    save_png(
-        os.path.join(run_dir, "reconstructions.png"),
-        rows.reshape(4, 8, *model.image_shape),
-    )
+    pictures = {"reconstructions.png": rows.reshape(4, 8, *model.image_shape)}
     traverse_dim = None
     if model.continuous_dim:
         traverse_dim = int(np.argmax(kl_per_dim))
@@ -922,20 +908,46 @@ def evaluate_joint_vae(model, config, bundle, run_dir, *, limit=10000, batch_siz
         "mean": np.zeros(model.continuous_dim),
         "categories": codes["categories"][0],
     }
-    save_png(
-        os.path.join(run_dir, "traversals.png"),
-        traverse(model, num_steps=10, base=base, traverse_dim=traverse_dim),
+    pictures["traversals.png"] = traverse(
+        model, num_steps=10, base=base, traverse_dim=traverse_dim
     )
     samples = sample_prior(model, 64)
-    save_png(
-        os.path.join(run_dir, "samples.png"), samples.reshape(8, 8, *model.image_shape)
-    )
-    return metrics
+    pictures["samples.png"] = samples.reshape(8, 8, *model.image_shape)
+    scale = 2 if model.image_shape[0] <= 32 else 1
+    images = {name: image_grid(grid, scale=scale) for name, grid in pictures.items()}
+    return Evaluation(metrics=metrics, images=images)
+
+
+# One gamma for both KL terms, as in the paper's settings; the objective is
+# the validation total loss (val_loss).
+SEARCH_SPACE = {
+    "learning_rate": {"min": 1e-4, "max": 2e-3, "sampling": "log", "default": 5e-4},
+    "gamma": {"values": [10.0, 30.0, 100.0], "default": 30.0},
+    "continuous_dim": {"values": [4, 6, 10, 16], "default": 10},
+    "discrete_categories": {"values": [3, 10, 20], "default": 10},
+    "temperature": {"values": [0.5, 0.67, 1.0], "default": 0.67},
+}
+
+
+def joint_vae_space_to_config(values):
+    """One gamma for both terms; one discrete latent."""
+    values = dict(values)
+    gamma = values.pop("gamma")
+    categories = values.pop("discrete_categories")
+    return {
+        **values,
+        "gamma_z": gamma,
+        "gamma_c": gamma,
+        "discrete_dims": (categories,),
+    }
 
 
 register_family(
     Family(
         name="joint_vae",
+        tasks=("reconstruction",),
+        search_space=SEARCH_SPACE,
+        space_to_config=joint_vae_space_to_config,
         config_class=JointVAEConfig,
         build=build_joint_vae,
         compile=compile_joint_vae,

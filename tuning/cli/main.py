@@ -1,0 +1,85 @@
+"""The `zoo` command line. It parses arguments and calls the Python API.
+
+Each verb group is a module of this package with `add_parsers(verbs)`,
+found here without a hand-kept list; each verb sets `run(args)`. Every user
+mistake ends in one line on stderr and exit code 2.
+"""
+
+import argparse
+import importlib
+import inspect
+import os
+import pkgutil
+import sys
+import warnings
+
+_NOT_VERBS = ("main", "options")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"zoo: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _quiet():
+    """Silences TensorFlow's start-up chatter so errors stay one line."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+    # TensorFlow's C++ logging writes to fd 2 at import, before any Python
+    # setting applies; hide fd 2 only while the heavy modules import.
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+
+                from zoo.datasets.base import load_datasets
+                from zoo.registry import load_families
+
+                load_datasets()
+                load_families()
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def build_parser():
+    parser = _Parser(
+        prog="zoo", description="keras-zoo: train, tune and compare Keras models."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    for module in pkgutil.iter_modules([os.path.dirname(__file__)]):
+        if module.name not in _NOT_VERBS:
+            importlib.import_module(f"zoo.tuning.cli.{module.name}").add_parsers(verbs)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed.
+        return exit_.code
+    _quiet()
+    from zoo.errors import ZooError
+
+    try:
+        if "argv" in inspect.signature(args.run).parameters:
+            return args.run(args, argv=argv)
+        return args.run(args)
+    except ZooError as error:
+        print(f"zoo: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zoo: interrupted; rerun with --resume to continue.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""`zoo report`, `zoo compare` and `zoo predict`: reading and comparing runs."""
+
+import os
+
+from zoo.tuning.cli.options import data_arguments, data_options
+
+
+def add_parsers(verbs):
+    report = verbs.add_parser(
+        "report", help="Write report.html for a tune, compare or train folder."
+    )
+    report.add_argument("run_dir")
+    report.set_defaults(run=run_report)
+
+    compare = verbs.add_parser(
+        "compare", help="Train a list of named variations and compare them."
+    )
+    compare.add_argument(
+        "configs", help="JSON file: a list of {name, model, set, epochs} entries."
+    )
+    data_arguments(compare)
+    compare.add_argument("--run-dir", required=True, help="Output folder.")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument(
+        "--verbose", type=int, default=0, help="Keras verbosity (0, 1 or 2)."
+    )
+    compare.set_defaults(run=run_compare)
+
+    predict = verbs.add_parser("predict", help="Predict with a finished run's model.")
+    predict.add_argument("run_dir")
+    predict.add_argument(
+        "inputs", nargs="+", help="CSV files or col=value rows, texts, or image files."
+    )
+    predict.add_argument(
+        "--unsafe", action="store_true", help="Load models that safe mode refuses."
+    )
+    predict.set_defaults(run=run_predict)
+
+
+def run_report(args):
+    from zoo.tuning.report import leaderboard, write_report
+
+    path = write_report(args.run_dir)
+    print(leaderboard(args.run_dir).to_string(index=False))
+    print(f"report:      {os.path.abspath(path)}")
+    return 0
+
+
+def run_compare(args):
+    from zoo.tuning.compare import compare
+
+    result = compare(
+        args.configs,
+        args.data,
+        run_dir=args.run_dir,
+        data_options=data_options(args),
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(result.table.to_string(index=False))
+    root = os.path.abspath(result.run_dir)
+    print(f"comparison:  {os.path.join(root, 'comparison.csv')}")
+    print(f"report:      {os.path.join(root, 'report.html')}")
+    return 0
+
+
+def run_predict(args):
+    from zoo.tuning.predict import predict
+
+    frame = predict(args.run_dir, args.inputs, safe_mode=not args.unsafe)
+    print(frame.to_string(index=False))
+    return 0

@@ -1,0 +1,1 @@
+"""The model families, one module each; `zoo.registry` imports every module here."""
