@@ -115,49 +115,58 @@ class Case:
     overrides: tuple = ()
 
 
-CASES = (
-    Case("mlp", "mlp", "mlp_tiny", bound="overhead", max_steps=64),
-    Case("cnn", "cnn", "cnn_tiny", bound="overhead", max_steps=24),
-    Case("lstm", "lstm", "lstm_tiny", bound="overhead", max_steps=24),
-    Case(
-        "lstm_forecaster",
-        "lstm_forecaster",
-        "lstm_forecaster_tiny",
-        bound="overhead",
-        max_steps=24,
-    ),
-    Case("char_cnn", "char_cnn", "char_cnn_tiny", bound="compute", max_steps=2),
-    Case(
-        "vgg16_transfer",
-        "vgg16_transfer",
-        "vgg16_tiny",
-        bound="compute",
+# How each family runs in the benchmarks; a registered family that is not
+# listed runs with the defaults, so every family has its row.
+SETTINGS = {
+    "mlp": {"bound": "overhead", "max_steps": 64},
+    "cnn": {"bound": "overhead", "max_steps": 24},
+    "lstm": {"bound": "overhead", "max_steps": 24},
+    "lstm_forecaster": {"bound": "overhead", "max_steps": 24},
+    "char_cnn": {"bound": "compute", "max_steps": 2},
+    "vgg16_transfer": {
+        "bound": "compute",
         # One 32-image batch at 224x224 takes ~10 s here; more would not fit
         # bench.all in its 10 minutes.
-        max_steps=1,
+        "max_steps": 1,
         # No internet here for the ImageNet file; speed does not depend on
         # the weights' values.
-        overrides=(("weights", "random"),),
-    ),
-    Case("joint_vae", "joint_vae", "joint_vae_tiny", max_steps=8),
-    Case("bert_classifier", "bert_classifier", "bert_tiny", max_steps=1),
-)
+        "overrides": (("weights", "random"),),
+    },
+    "joint_vae": {"max_steps": 8},
+    "bert_classifier": {"max_steps": 1},
+}
+
+
+def all_cases():
+    """One `Case` per registered family: the registry is the case list."""
+    from zoo.registry import get_family, list_families, list_models
+
+    tiny = {}
+    for name in list_models(tiny=True):
+        tiny.setdefault(get_family(name).name, name)
+    return [
+        Case(family, family, tiny[family], **SETTINGS.get(family, {}))
+        for family in list_families()
+        if family in tiny
+    ]
+
 
 COMPUTE_BOUND = ("cnn", "char_cnn", "vgg16_transfer")
 
 
 def select_cases(names=None):
     """The cases whose family is in `names` (all when None)."""
+    cases = all_cases()
     if not names:
-        return list(CASES)
+        return cases
     wanted = set(names)
-    unknown = wanted - {case.family for case in CASES}
+    unknown = wanted - {case.family for case in cases}
     if unknown:
         raise SystemExit(
             f"Unknown benchmark family {sorted(unknown)[0]!r}; "
-            f"choose from {', '.join(case.family for case in CASES)}."
+            f"choose from {', '.join(case.family for case in cases)}."
         )
-    return [case for case in CASES if case.family in wanted]
+    return [case for case in cases if case.family in wanted]
 
 
 class Skip(Exception):
@@ -213,9 +222,8 @@ def _load_case(case, *, quick, seed):
     from zoo.tuning.train import prepare
 
     try:
-        family, config, bundle = prepare(
-            name, case.data, overrides=dict(case.overrides), seed=seed
-        )
+        prepared = prepare(name, case.data, overrides=dict(case.overrides), seed=seed)
+        family, config, bundle = prepared.family, prepared.config, prepared.bundle
     except (ZooError, OSError, ValueError) as error:
         raise Skip(f"{name}: {str(error).splitlines()[0]}") from None
     try:

@@ -95,7 +95,7 @@ def _bundle_for(case, name, family, bundle, change):
     from zoo.tuning.train import prepare
 
     overrides = {**dict(case.overrides), **change}
-    return prepare(name, case.data, overrides=overrides, seed=0)[2]
+    return prepare(name, case.data, overrides=overrides, seed=0).bundle
 
 
 def measure_case(case, *, quick, full, seconds):

@@ -18,7 +18,6 @@ import sys
 import time
 
 from bench.common import (
-    CASES,
     Skip,
     argument_parser,
     load_case,
@@ -80,7 +79,7 @@ def child(family_name, quick):
 
     result = {"import_mb": _peak_mb(), "import_rss_mb": _status_mb("VmRSS")}
     if family_name != "baseline":
-        case = next(case for case in CASES if case.family == family_name)
+        case = select_cases([family_name])[0]
         try:
             family, config, bundle, name = load_case(case, quick=quick)
         except Skip as reason:

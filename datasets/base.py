@@ -1,8 +1,10 @@
 """The pipeline contract shared by every dataset, and the dataset registry.
 
 Every loader returns a `DataBundle`: unbatched train/validation/test
-`tf.data.Dataset`s of `(x, y)` whose `x` is what the model consumes, plus the
-facts a builder needs and the preprocessing that must travel with the model.
+`tf.data.Dataset`s of `(x, y)` with raw inputs (table rows as a dict of
+columns, strings, 0-255 images, windows of a series in its units), and the
+facts a builder needs. Loaders build no model layers: a family fits the
+preprocessing its model carries (`zoo.preprocessing.Preprocessing`).
 """
 
 import dataclasses
@@ -11,7 +13,6 @@ import importlib
 import os
 import pkgutil
 from collections.abc import Callable
-from typing import Any
 
 import tensorflow as tf
 
@@ -26,23 +27,18 @@ class DataBundle:
 
     Attributes:
         train, validation, test: Unbatched datasets of `(x, y)` (or `x` alone
-            for unsupervised data) already preprocessed for the model.
-        input_shape: Shape of one `x` as the model receives it.
+            for unsupervised data).
+        input_shape: Shape of one `x` (a dict of columns: the column count).
         num_classes: Number of classes, or None for regression/forecasting
             and unsupervised data.
         class_names: Names of the classes in label order, or None.
         task: "binary", "multiclass", "regression", "forecast" or
             "reconstruction".
-        preprocessor: A Keras layer mapping raw inputs (rows, strings, images)
-            to model inputs. Applied in the pipeline for training speed and
-            prepended to the model at export, so a saved model takes raw data.
-            None when the model already takes raw inputs.
-        raw_inputs: `raw_inputs() -> keras.Input or dict of them`, the inputs
-            of the exported model. Needed when `preprocessor` is set.
         class_weight: `{class: weight}` for imbalanced targets, or None.
         info: JSON-able facts for config.json and the report (source, sizes,
             detected columns, what was detected and how).
-        extras: Objects that families or evaluation need (scalers, factors).
+        extras: Data facts too large or not JSON-able for `info` (known
+            factors of generated images, test dates, training rows).
         batch_map: A function `(x, y) -> (x, y)` applied to every batch, or
             None. The LSTM uses it to cut padding columns no text in the batch
             reaches.
@@ -58,8 +54,6 @@ class DataBundle:
     num_classes: int | None
     class_names: list | None = None
     task: str = "multiclass"
-    preprocessor: Any = None
-    raw_inputs: Callable | None = None
     class_weight: dict | None = None
     info: dict = dataclasses.field(default_factory=dict)
     extras: dict = dataclasses.field(default_factory=dict)
@@ -120,6 +114,28 @@ class DataBundle:
         if per_execution is None:
             return dataset.prefetch(AUTOTUNE), steps, steps_per_execution
         return dataset.repeat().prefetch(AUTOTUNE), steps, per_execution
+
+    def map_batched(self, fn, *, cache=True, batch_size=256):
+        """Like `map`, but `fn` sees batches: vectorised preprocessing (a
+        vocabulary lookup, a feature encoder) runs once per batch, not per
+        example. The splits keep their known sizes."""
+
+        def apply(dataset):
+            size = dataset.cardinality()
+            dataset = (
+                dataset.batch(batch_size)
+                .map(fn, num_parallel_calls=AUTOTUNE)
+                .unbatch()
+                .apply(tf.data.experimental.assert_cardinality(size))
+            )
+            return dataset.cache() if cache else dataset
+
+        return dataclasses.replace(
+            self,
+            train=apply(self.train),
+            validation=apply(self.validation),
+            test=apply(self.test),
+        )
 
     def map(self, fn, *, cache=True):
         """Returns a copy whose three splits are mapped by `fn(x, y)`.

@@ -1,17 +1,15 @@
 """Time series from a CSV with a date column, as windows for forecasting.
 
 The rows are sorted by date and split chronologically (train, then
-validation, then test; never shuffled across the split). Scaling statistics
-come from the training part only. Windows of `window` past steps of the input
+validation, then test; never shuffled across the split). Windows of `window` past steps of the input
 columns (target first) are paired with the next `horizon` target values by
 `keras.utils.timeseries_dataset_from_array`. A validation or test window may
 look back into the previous part for its inputs, but its targets all lie in
 its own part.
 
-`bundle.preprocessor` is the `Normalization` layer of the training
-statistics, so an exported model takes raw rows; `bundle.extras` holds the
-target's mean and std to turn predictions back into original units
-(`bundle.extras["postprocessor"]` is that affine map as a Keras layer).
+Windows and targets stay in the series' own units. The forecaster fits its
+scaling on the training rows (`bundle.extras["train_rows"]`), so a saved
+model takes raw windows and answers in those units.
 
 Example:
 >>> from zoo.datasets.base import load_data
@@ -47,25 +45,6 @@ DATE_NAMES = (
     "ds",
 )
 TARGET_NAMES = ("close", "value", "target", "y", "price", "sales", "load")
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class Rescale(keras.layers.Layer):
-    """`outputs * scale + offset`: turns scaled forecasts back into original units."""
-
-    def __init__(self, scale=1.0, offset=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = float(scale)
-        self.offset = float(offset)
-
-    def call(self, inputs):
-        return inputs * self.scale + self.offset
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
 
 def _read_csv(path):
@@ -234,7 +213,7 @@ def make_series_bundle(
     test_split=0.15,
     info=None,
 ):
-    """Chronological splits, train-only scaling and windows as a `DataBundle`.
+    """Chronological splits and windows (in the series' units) as a `DataBundle`.
 
     Args:
         dates: Sorted datetime64 array, one per row.
@@ -264,11 +243,7 @@ def make_series_bundle(
             f"{rows} rows are too few for window={window} and horizon={horizon} with these "
             f"splits ({n_train}/{n_validation}/{n_test} rows); lower window/horizon or give a longer series."
         )
-    train_values = values[:n_train]
-    mean = train_values.mean(axis=0)
-    std = train_values.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    scaled = ((values - mean) / std).astype("float32")
+    values = np.asarray(values, "float32")
     # Windows of a later part borrow the last `window` rows before it as context.
     parts = {
         "train": (0, n_train),
@@ -278,7 +253,7 @@ def make_series_bundle(
     splits, sizes = {}, {}
     for name, (start, stop) in parts.items():
         context = max(start - window, 0)
-        chunk = scaled[context:stop]
+        chunk = values[context:stop]
         sizes[name] = max(len(chunk) - needed + 1, 0)
         splits[name] = _windows(chunk, window, horizon)
     if min(sizes.values()) < 1:
@@ -301,11 +276,7 @@ def make_series_bundle(
             "train_rows": n_train,
             "validation_first_date": str(pd.Timestamp(dates[n_train]).date()),
             "test_first_date": str(pd.Timestamp(dates[test_start]).date()),
-            "scaling": "standard, fitted on the training rows",
         }
-    )
-    normalization = keras.layers.Normalization(
-        axis=-1, mean=mean.tolist(), variance=(std**2).tolist(), name="normalization"
     )
     return DataBundle(
         train=splits["train"],
@@ -314,16 +285,10 @@ def make_series_bundle(
         input_shape=(window, len(columns)),
         num_classes=None,
         task="forecast",
-        preprocessor=normalization,
-        raw_inputs=lambda: keras.Input(shape=(window, len(columns)), name="raw_window"),
         info=info,
         extras={
             "target_column": columns[0],
-            "target_mean": float(mean[0]),
-            "target_std": float(std[0]),
-            "postprocessor": Rescale(
-                float(std[0]), float(mean[0]), name="to_original_units"
-            ),
+            "train_rows": values[:n_train],
             "test_dates": test_dates,
         },
     )

@@ -71,3 +71,10 @@ def test_lever_sweep_standard_and_full():
     assert full == standard + ["batch_size=128", "mixed_bfloat16"]
     compute = common.select_cases(["vgg16_transfer"])[0]
     assert lever_changes(compute, config, 32, full=False, quick=False) == []
+
+
+def test_every_registered_family_has_a_benchmark_case():
+    from zoo.registry import list_families
+
+    assert [case.family for case in common.all_cases()] == list_families()
+    assert set(common.SETTINGS) <= set(list_families())

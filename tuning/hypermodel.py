@@ -101,7 +101,9 @@ class ZooHyperModel(kt.HyperModel):
         }
         return apply_overrides(self.base_config, changes)
 
-    def bundle_for(self, config):
+    def prepared_for(self, config):
+        """The data loaded and preprocessed for `config` (`prepare`), reused
+        across trials whose config does not change the data or its fitting."""
         options = self.family.data_options(config) if self.family.data_options else {}
         key = json.dumps(
             [options, config_to_dict(config) if self.family.adapt else None],
@@ -111,14 +113,13 @@ class ZooHyperModel(kt.HyperModel):
         if key not in self._bundles:
             if len(self._bundles) > 4:
                 self._bundles.clear()
-            _, _, bundle = prepare(
+            self._bundles[key] = prepare(
                 self.model_name,
                 self.data,
                 overrides={**config_to_dict(config)},
                 data_options=self.data_options,
                 seed=self.seed,
             )
-            self._bundles[key] = bundle
         return self._bundles[key]
 
     def build(self, hp):
@@ -126,8 +127,9 @@ class ZooHyperModel(kt.HyperModel):
         # `_try_build` has just collected (a full pass costs ~0.2 s).
         keras.backend.clear_session(free_memory=False)
         config = self.config_for(hp)
-        bundle = self.bundle_for(config)
-        model = build_for_bundle(self.family, config, bundle)
+        prepared = self.prepared_for(config)
+        bundle = prepared.bundle
+        model = build_for_bundle(self.family, config, bundle, prepared.preprocessing)
         batch_size = self._batch_size(hp)
         epochs = self.epochs
         steps = (

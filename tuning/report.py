@@ -61,13 +61,13 @@ def _predictions_for_train_run(run_dir, record):
         return None
 
     _, exported = load_run(run_dir)
-    _, _, bundle = prepare(
+    bundle = prepare(
         record["model"],
         record["data"],
         overrides=record.get("overrides"),
         data_options=record.get("data_options"),
         seed=record.get("seed", 0),
-    )
+    ).bundle
     # The export wraps the network: preprocessor -> network -> postprocessor.
     # The network is the nested model that takes the bundle's inputs.
     network = exported

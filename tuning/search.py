@@ -190,7 +190,7 @@ def tune(
         replace_space=replace_space,
     )
     epochs = hypermodel.epochs
-    base_bundle = hypermodel.bundle_for(hypermodel.base_config)
+    base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
     objective = objective or default_objective(base_bundle.task)
     callbacks = dataclasses.replace(
         callbacks or CallbackOptions(),
@@ -284,16 +284,18 @@ def _save_best(search, hypermodel, run_dir, results):
     trial = search.oracle.get_trial(best_id)
     best_hp = trial.hyperparameters
     config = hypermodel.config_for(best_hp)
-    bundle = hypermodel.bundle_for(config)
+    prepared = dataclasses.replace(hypermodel.prepared_for(config), config=config)
+    bundle = prepared.bundle
     model = search.load_model(trial)
     batch_size = hypermodel._batch_size(best_hp)
     best_dir = os.path.join(run_dir, "best")
-    metrics = evaluate_model(
-        model, hypermodel.family, config, bundle, batch_size, best_dir
-    )
+    metrics = evaluate_model(model, prepared, batch_size, best_dir)
     metrics["best_trial_id"] = best_id
     write_test_predictions(model, bundle, batch_size, best_dir)
-    save_model(export_model(model, bundle), os.path.join(best_dir, "model.keras"))
+    save_model(
+        export_model(model, prepared.preprocessing),
+        os.path.join(best_dir, "model.keras"),
+    )
     write_json(os.path.join(best_dir, "metrics.json"), metrics)
     write_json(
         os.path.join(best_dir, "config.json"),

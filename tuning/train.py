@@ -18,6 +18,7 @@ import numpy as np
 from zoo.config import config_to_dict
 from zoo.datasets.base import load_data
 from zoo.errors import ConfigError, ZooError
+from zoo.preprocessing import Preprocessing
 from zoo.registry import build_for_bundle, resolve_config
 from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
@@ -73,59 +74,101 @@ def _positive(name, value):
         raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
 
 
-def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
-    """Resolves the family and config and loads the data for a model name.
+@dataclasses.dataclass
+class Prepared:
+    """A model name resolved and its data loaded and preprocessed.
 
-    Returns `(family, config, bundle)`; the bundle has been adapted by the
-    family (vocabularies fitted on the training split).
+    Attributes:
+        family, config: The family and its config with overrides applied.
+        raw: The `DataBundle` as the data layer loaded it (raw inputs).
+        preprocessing: The family's fitted `Preprocessing`, or None.
+        bundle: `raw` with the preprocessing mapped over its splits: what
+            the network trains on.
     """
+
+    family: object
+    config: object
+    raw: object
+    preprocessing: Preprocessing | None
+    bundle: object
+
+
+def prepare(model, data=None, *, overrides=None, data_options=None, seed=0):
+    """Resolves the family and config, loads the data and fits the family's
+    preprocessing on the training split. Returns a `Prepared`."""
     family, config = resolve_config(model, overrides or {})
     options = dict(family.data_options(config)) if family.data_options else {}
     options.update({k: v for k, v in (data_options or {}).items() if v is not None})
-    bundle = load_data(
+    raw = load_data(
         data or family.default_data, kind=family.data_kind, seed=seed, **options
     )
-    if bundle.task not in family.tasks:
+    if raw.task not in family.tasks:
         raise ConfigError(
             f"{family.name} learns {' or '.join(family.tasks)} tasks, but "
-            f"{data or family.default_data!r} gives a {bundle.task} task; pick a model "
+            f"{data or family.default_data!r} gives a {raw.task} task; pick a model "
             "for that task (`zoo list`) or another --target."
         )
-    if family.adapt is not None:
-        bundle = family.adapt(config, bundle)
-    return family, config, bundle
+    preprocessing = family.adapt(config, raw) if family.adapt is not None else None
+    return Prepared(family, config, raw, preprocessing, preprocess(raw, preprocessing))
 
 
-def export_model(model, bundle):
-    """Wraps the model so it takes raw inputs and answers in original units.
+def preprocess(bundle, preprocessing):
+    """`bundle` with `preprocessing.layer` (and `target_layer`) mapped over its
+    splits in batches, cached; the per-batch work and facts carried over."""
+    if preprocessing is None:
+        return bundle
+    layer, target = preprocessing.layer, preprocessing.target_layer
 
-    Prepends the bundle's preprocessor (feature encoding, vocabulary) and
-    appends `bundle.extras["postprocessor"]` when there is one (a forecaster
-    trained on scaled targets turns them back into the data's units).
-    """
-    postprocessor = bundle.extras.get("postprocessor")
-    if bundle.preprocessor is None and postprocessor is None:
+    def apply(*example):
+        x = layer(example[0]) if layer is not None else example[0]
+        if len(example) == 1:
+            return x
+        y = target(example[1]) if target is not None else example[1]
+        return x, y
+
+    mapped = (
+        bundle
+        if layer is None and target is None
+        else bundle.map_batched(apply, cache=preprocessing.cache)
+    )
+    return dataclasses.replace(
+        mapped,
+        input_shape=tuple(preprocessing.input_shape or bundle.input_shape),
+        batch_map=preprocessing.batch_map,
+        lengths=preprocessing.lengths,
+        info={**bundle.info, **preprocessing.info},
+    )
+
+
+def export_model(model, preprocessing):
+    """The network with its preprocessing in front and postprocessing behind:
+    the model a user saves, which takes raw inputs and answers in their units."""
+    if preprocessing is None or (
+        preprocessing.layer is None and preprocessing.postprocessor is None
+    ):
         return model
-    if bundle.preprocessor is not None:
-        raw = bundle.raw_inputs()
-        outputs = model(bundle.preprocessor(raw))
+    if preprocessing.layer is not None:
+        raw = preprocessing.raw_inputs()
+        outputs = model(preprocessing.layer(raw))
     else:
-        raw = keras.Input(shape=bundle.input_shape, name="inputs")
+        raw = keras.Input(shape=model.input_shape[1:], name="inputs")
         outputs = model(raw)
-    if postprocessor is not None:
-        outputs = postprocessor(outputs)
+    if preprocessing.postprocessor is not None:
+        outputs = preprocessing.postprocessor(outputs)
     return keras.Model(raw, outputs, name=f"{model.name}_export")
 
 
-def evaluate_model(model, family, config, bundle, batch_size, run_dir):
+def evaluate_model(network, prepared, batch_size, run_dir):
     """Test metrics named as Keras names them, with a `test_` prefix, and
-    the family's own (baselines); writes the family's pictures and files."""
-    results = model.evaluate(
-        bundle.batches("test", batch_size), return_dict=True, verbose=0
+    the family's own (baselines), which it computes with the exported model
+    on the raw data; writes the family's pictures and files."""
+    results = network.evaluate(
+        prepared.bundle.batches("test", batch_size), return_dict=True, verbose=0
     )
     metrics = {f"test_{k}": float(v) for k, v in results.items()}
-    if family.evaluate is not None:
-        evaluation = family.evaluate(model, config, bundle)
+    if prepared.family.evaluate is not None:
+        exported = export_model(network, prepared.preprocessing)
+        evaluation = prepared.family.evaluate(exported, prepared.config, prepared.raw)
         metrics.update(evaluation.metrics)
         write_evaluation(evaluation, run_dir)
     return metrics
@@ -237,9 +280,10 @@ def train(
     callbacks = callbacks or CallbackOptions()
 
     keras.utils.set_random_seed(seed)
-    family, config, bundle = prepare(
+    prepared = prepare(
         model, data, overrides=overrides, data_options=data_options, seed=seed
     )
+    family, config, bundle = prepared.family, prepared.config, prepared.bundle
     epochs = epochs or family.epochs
     batch_size = batch_size or family.batch_size
     record = {
@@ -271,7 +315,7 @@ def train(
         1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
     )
     with distribution.scope() if distribution else contextlib.nullcontext():
-        network = build_for_bundle(family, config, bundle)
+        network = build_for_bundle(family, config, bundle, prepared.preprocessing)
         family.compile(
             network,
             config,
@@ -301,7 +345,7 @@ def train(
         # evaluate()/predict() fail under the strategy too: continue with a
         # copy of the trained weights in a model outside it.
         trained = network.get_weights()
-        network = build_for_bundle(family, config, bundle)
+        network = build_for_bundle(family, config, bundle, prepared.preprocessing)
         family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
         network.set_weights(trained)
     else:
@@ -328,14 +372,14 @@ def train(
         except (OSError, ValueError):
             restored_best = False
 
-    metrics = evaluate_model(network, family, config, bundle, batch_size, run_dir)
+    metrics = evaluate_model(network, prepared, batch_size, run_dir)
     metrics["train_seconds"] = round(train_seconds, 3)
     metrics["restored_best_epoch"] = restored_best
     if nan_guard:
         metrics["stopped_early_reason"] = nan_guard[0].reason
     history = _read_history(run_dir)
     write_test_predictions(network, bundle, batch_size, run_dir)
-    exported = export_model(network, bundle)
+    exported = export_model(network, prepared.preprocessing)
     save_model(exported, os.path.join(run_dir, "model.keras"))
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     plot_history(history, run_dir, title=model)

@@ -1,4 +1,7 @@
-"""Small preprocessing layers that travel inside saved models."""
+"""Small preprocessing layers that travel inside saved models, and the one
+rule that turns user-given names into Keras names."""
+
+import re
 
 import keras
 from keras import ops
@@ -25,3 +28,35 @@ class FillMissing(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "value": self.value}
+
+
+def layer_name(text):
+    """A valid, readable Keras name for a column, class or file name.
+
+    Keras refuses `/`, spaces and most punctuation in names: each run of
+    them becomes `_`; a name starting with a digit gets a leading `_`. The
+    user's own name stays wherever the user sees it (input dict keys,
+    predictions, reports).
+    """
+    name = re.sub(r"[^0-9A-Za-z_]+", "_", str(text)).strip("_") or "column"
+    return f"_{name}" if name[0].isdigit() else name
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Rescale(keras.layers.Layer):
+    """`outputs * scale + offset`. New models use `keras.layers.Rescaling`;
+    this stays registered so that forecasters saved before it still load."""
+
+    def __init__(self, scale=1.0, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+        self.offset = float(offset)
+
+    def call(self, inputs):
+        return inputs * self.scale + self.offset
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -38,18 +38,21 @@ class Family:
         default_data: Embedded dataset used when the user names none.
         data_options: `data_options(config) -> dict` of loader options that
             the config implies (image size, channels...), or None.
-        adapt: `adapt(config, bundle) -> bundle`: fits model-side
-            preprocessing (a vocabulary...) on the training split, or None.
+        adapt: `adapt(config, bundle) -> zoo.preprocessing.Preprocessing`:
+            fits the preprocessing the model carries (a vocabulary, column
+            statistics, a target scale) on the raw training split, or None
+            when the network takes the raw inputs as they are.
         fit: `fit(model, config, train, *, validation_data, epochs,
             callbacks, **kwargs) -> dict` for families that train in phases,
             or None for plain `model.fit`.
-        evaluate: `evaluate(model, config, bundle) -> Evaluation`: extra test
-            metrics (baselines beside the model's) and the pictures and files
-            to write; the runner writes them. None when Keras' own test
-            metrics say it all.
-        initialize: `initialize(model, config, bundle)` sets weights that
-            come from the adapted data (pretrained word vectors laid out by
-            the fitted vocabulary), or None.
+        evaluate: `evaluate(model, config, bundle) -> Evaluation`, given the
+            exported model (raw inputs in, the user's units out) and the raw
+            `DataBundle`: extra test metrics (baselines beside the model's)
+            and the pictures and files to write; the runner writes them.
+            None when Keras' own test metrics say it all.
+        initialize: `initialize(model, config, preprocessing)` sets weights
+            that come from the fitted preprocessing (pretrained word vectors
+            laid out by the vocabulary), or None.
         tasks: The tasks the family can learn ("binary", "multiclass",
             "regression", "forecast", "reconstruction"); checked against the
             data before a run folder is written.
@@ -249,12 +252,13 @@ def build_from_config(family, config, *, input_shape, num_classes):
     return family.build(config, input_shape=tuple(input_shape), num_classes=num_classes)
 
 
-def build_for_bundle(family, config, bundle):
-    """Builds a model for an adapted `DataBundle` and lets the family
-    initialise the weights that depend on that data."""
+def build_for_bundle(family, config, bundle, preprocessing=None):
+    """Builds a model for a preprocessed `DataBundle` and lets the family
+    initialise the weights that come from its fitted `Preprocessing`
+    (word vectors laid out by the vocabulary)."""
     model = build_from_config(
         family, config, input_shape=bundle.input_shape, num_classes=bundle.num_classes
     )
-    if family.initialize is not None:
-        family.initialize(model, config, bundle)
+    if family.initialize is not None and preprocessing is not None:
+        family.initialize(model, config, preprocessing)
     return model

@@ -48,8 +48,10 @@ def test_awkward_csv_is_understood(tmp_path):
     sizes = info["train_size"], info["validation_size"], info["test_size"]
     assert sum(sizes) == 200 and min(sizes) >= 25
     x, y = next(iter(bundle.train.batch(500)))
-    assert np.all(np.isfinite(x.numpy()))
-    assert x.shape[1] == bundle.input_shape[0]
+    # Raw rows: the model's encoder fills and scales them (zoo.tabular).
+    assert sorted(x) == ["Contract", "MonthlyCharges", "TotalCharges", "tenure"]
+    assert x["Contract"].dtype == "string" and x["tenure"].shape[1:] == (1,)
+    assert len(x) == bundle.input_shape[0]
 
 
 def test_split_is_stratified_and_seeded():
@@ -64,10 +66,12 @@ def test_split_is_stratified_and_seeded():
     assert np.array_equal(
         labels["test"], np.concatenate([y for _, y in again.test.batch(2000)])
     )
-    assert not np.array_equal(
-        next(iter(first.test.batch(2000)))[0].numpy(),
-        next(iter(other.test.batch(2000)))[0].numpy(),
-    )
+
+    def rows(bundle):
+        columns = next(iter(bundle.test.batch(2000)))[0]
+        return np.concatenate([columns[c].numpy().astype(str) for c in sorted(columns)])
+
+    assert not np.array_equal(rows(first), rows(other))
 
 
 def test_class_weights_for_imbalanced_targets():
@@ -81,9 +85,10 @@ def test_class_weights_for_imbalanced_targets():
 
 def test_features_subset_and_regression():
     bundle = load_data("titanic", kind="tabular", features="sex,passengerClass")
-    assert bundle.info["numeric_columns"] == [] and bundle.input_shape == (
-        7,
-    )  # 2 + 3 classes, 1 OOV each
+    from zoo.tabular import adapt_table
+
+    assert bundle.info["numeric_columns"] == [] and bundle.input_shape == (2,)
+    assert adapt_table(None, bundle).input_shape == (7,)  # 2 + 3 classes, 1 OOV each
     regression = load_data("diabetes", kind="tabular")
     assert regression.num_classes is None and regression.task == "regression"
 
@@ -103,8 +108,12 @@ def test_preprocessor_takes_raw_rows_with_gaps():
         "passengerClass": tf.constant([["1st"], ["unseen class"]]),
         "sex": tf.constant([["female"], ["male"]]),
     }
-    encoded = np.asarray(bundle.preprocessor(rows))
-    assert encoded.shape == (2, bundle.input_shape[0]) and np.all(np.isfinite(encoded))
+    from zoo.tabular import adapt_table
+
+    preprocessing = adapt_table(None, bundle)
+    encoded = np.asarray(preprocessing.layer(rows))
+    assert encoded.shape == (2, *preprocessing.input_shape)
+    assert np.all(np.isfinite(encoded))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from zoo.datasets.base import load_data
-from zoo.datasets.timeseries import Rescale, load_timeseries
+from zoo.datasets.timeseries import load_timeseries
 from zoo.errors import DataError, ZooError
 
 
@@ -43,26 +43,20 @@ def test_detects_date_sorts_and_splits_chronologically(tmp_path):
     info = bundle.info
     assert info["detected"] == {"date_column": "day", "target": "sales", "features": []}
     assert info["train_rows"] == 60 and bundle.input_shape == (5, 1)
-    mean, std = bundle.extras["target_mean"], bundle.extras["target_std"]
-    # Scaling statistics of the 60 training rows only (values 0..59).
-    assert mean == pytest.approx(29.5) and std == pytest.approx(
-        np.arange(60).std(), rel=1e-5
-    )
+    # The training rows (values 0..59) are there for the model's scaling.
+    np.testing.assert_allclose(bundle.extras["train_rows"][:, 0], np.arange(60))
     x, y = _all(bundle.train)
     assert len(x) == info["train_size"] == 60 - 7 + 1
-    # Targets follow their window directly, in order.
-    original_x = x * std + mean
-    original_y = y * std + mean
-    np.testing.assert_allclose(original_x[0, :, 0], [0, 1, 2, 3, 4], atol=1e-4)
-    np.testing.assert_allclose(original_y[0], [5, 6], atol=1e-4)
-    assert original_y.max() <= 59 + 1e-3  # no train target from the validation rows
+    # Windows and targets in the series' units; targets follow their window.
+    np.testing.assert_allclose(x[0, :, 0], [0, 1, 2, 3, 4], atol=1e-4)
+    np.testing.assert_allclose(y[0], [5, 6], atol=1e-4)
+    assert y.max() <= 59 + 1e-3  # no train target from the validation rows
     x, y = _all(bundle.test)
-    original_y = y * std + mean
     # Test targets all lie in the last 20 rows; inputs may reach back before them.
-    assert original_y.min() == pytest.approx(
-        80, abs=1e-3
-    ) and original_y.max() == pytest.approx(99, abs=1e-3)
-    assert (x[0, :, 0] * std + mean)[0] == pytest.approx(75, abs=1e-3)
+    assert y.min() == pytest.approx(80, abs=1e-3) and y.max() == pytest.approx(
+        99, abs=1e-3
+    )
+    assert x[0, 0, 0] == pytest.approx(75, abs=1e-3)
     assert str(bundle.extras["test_dates"][0])[:10] == "2021-03-22"  # row 80
 
 
@@ -80,16 +74,23 @@ def test_features_and_multistep_shapes(tmp_path):
     assert every.info["detected"]["features"] == ["promo"]
 
 
-def test_preprocessor_and_postprocessor_round_trip_raw_rows(tmp_path):
+def test_forecaster_scaling_is_fitted_on_training_rows_and_round_trips(tmp_path):
+    from zoo.models.lstm_forecaster import adapt_forecaster
+
     bundle = load_timeseries(
         str(_csv(tmp_path, shuffle=False)), target="sales", window=3
     )
+    preprocessing = adapt_forecaster(None, bundle)
+    rows = bundle.extras["train_rows"][:, 0]
     raw = np.array([[[10.0], [11.0], [12.0]]], dtype="float32")
-    scaled = keras.ops.convert_to_numpy(bundle.preprocessor(raw))
-    back = keras.ops.convert_to_numpy(bundle.extras["postprocessor"](scaled[:, :, 0]))
+    scaled = keras.ops.convert_to_numpy(preprocessing.layer(raw))
+    np.testing.assert_allclose(
+        scaled[0, :, 0], (raw[0, :, 0] - rows.mean()) / rows.std(), rtol=1e-5
+    )
+    back = keras.ops.convert_to_numpy(preprocessing.postprocessor(scaled[:, :, 0]))
     np.testing.assert_allclose(back, raw[:, :, 0], rtol=1e-5)
-    clone = Rescale.from_config(bundle.extras["postprocessor"].get_config())
-    assert clone.scale == pytest.approx(bundle.extras["target_std"])
+    target = keras.ops.convert_to_numpy(preprocessing.target_layer(raw[:, :, 0]))
+    np.testing.assert_allclose(target, scaled[:, :, 0], rtol=1e-5)
 
 
 def test_gaps_are_interpolated(tmp_path):

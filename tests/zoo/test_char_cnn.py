@@ -19,6 +19,7 @@ from zoo.models.char_cnn import (
     halving_schedule,
 )
 from zoo.registry import create_model, list_models, resolve_config
+from zoo.tuning.train import export_model, preprocess
 
 TEXTS = tf.constant(["good fun film", "bad dull film", "great!", "awful..."])
 LABELS = np.array([0, 1, 0, 1])
@@ -117,7 +118,8 @@ def _toy_bundle(n=96):
 
 def test_adapted_model_learns_and_export_takes_raw_strings(tmp_path):
     config = resolve_config("char_cnn_tiny", optimizer="adam")[1]
-    bundle = adapt_char_cnn(config, _toy_bundle())
+    preprocessing = adapt_char_cnn(config, _toy_bundle())
+    bundle = preprocess(_toy_bundle(), preprocessing)
     assert bundle.input_shape == (config.sequence_length,)
     assert bundle.train.element_spec[0].dtype == tf.int32
     model = build_char_cnn(config, input_shape=bundle.input_shape, num_classes=2)
@@ -127,10 +129,8 @@ def test_adapted_model_learns_and_export_takes_raw_strings(tmp_path):
         "accuracy"
     ]
     assert accuracy == 1.0
-    raw = bundle.raw_inputs()
-    exported = keras.Model(raw, model(bundle.preprocessor(raw)))
     path = tmp_path / "char_cnn.keras"
-    exported.save(path)
+    export_model(model, preprocessing).save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     scores = loaded.predict(tf.constant(["aab aab aab 7", "zzq zzq zzq 8"]), verbose=0)
     assert scores[0, 0] < 0.5 < scores[1, 0]

@@ -12,6 +12,7 @@ from zoo.errors import ConfigError, DataError
 from zoo.models.lstm import adapt_lstm, build_lstm, read_word_vectors
 from zoo.models.lstm_forecaster import (
     AddLastValue,
+    adapt_forecaster,
     build_lstm_forecaster,
     evaluate_forecaster,
 )
@@ -23,6 +24,7 @@ from zoo.registry import (
     resolve_config,
 )
 from zoo.tuning.artifacts import write_evaluation
+from zoo.tuning.train import export_model, preprocess
 
 # Recurrent layers trace slowly on CPU: the default run builds one tiny text variant.
 TEXT_MODELS = [
@@ -107,8 +109,9 @@ def test_vocabulary_comes_from_training_split_only():
     bundle = make_text_bundle(
         texts, labels, seed=0, validation_split=0.25, test_split=0.25
     )
-    adapted = adapt_lstm(resolve_config("lstm_tiny", max_tokens=100)[1], bundle)
-    vocabulary = set(adapted.preprocessor.get_vocabulary())
+    preprocessing = adapt_lstm(resolve_config("lstm_tiny", max_tokens=100)[1], bundle)
+    adapted = preprocess(bundle, preprocessing)
+    vocabulary = set(preprocessing.layer.get_vocabulary())
     train_words = {x.numpy().decode().split()[1] for x, _ in bundle.train}
     held_out = {
         x.numpy().decode().split()[1]
@@ -122,7 +125,8 @@ def test_vocabulary_comes_from_training_split_only():
 
 def test_text_classifier_learns_and_export_takes_raw_strings(tmp_path):
     config = resolve_config("lstm_tiny", learning_rate=0.02)[1]
-    bundle = adapt_lstm(config, _sentiment_bundle())
+    preprocessing = adapt_lstm(config, _sentiment_bundle())
+    bundle = preprocess(_sentiment_bundle(), preprocessing)
     model = build_lstm(config, input_shape=bundle.input_shape, num_classes=2)
     get_family("lstm").compile(model, config, num_classes=2)
     model.fit(bundle.batches("train", 16), epochs=12, verbose=0)
@@ -132,9 +136,7 @@ def test_text_classifier_learns_and_export_takes_raw_strings(tmp_path):
         ]
         >= 0.9
     )
-    raw = bundle.raw_inputs()
-    exported = keras.Model(raw, model(bundle.preprocessor(raw)))
-    exported.save(tmp_path / "lstm.keras")
+    export_model(model, preprocessing).save(tmp_path / "lstm.keras")
     loaded = keras.saving.load_model(tmp_path / "lstm.keras", safe_mode=True)
     scores = loaded.predict(
         tf.constant(["the film was superb and great", "the film was awful, dreadful"]),
@@ -149,9 +151,10 @@ def test_glove_file_initialises_frozen_embedding(tmp_path):
     config = resolve_config(
         "lstm_tiny", pretrained_embeddings=str(glove), train_embeddings=False
     )[1]
-    bundle = adapt_lstm(config, _sentiment_bundle())
-    vocabulary = bundle.preprocessor.get_vocabulary()
-    model = build_for_bundle(get_family("lstm"), config, bundle)
+    preprocessing = adapt_lstm(config, _sentiment_bundle())
+    bundle = preprocess(_sentiment_bundle(), preprocessing)
+    vocabulary = preprocessing.layer.get_vocabulary()
+    model = build_for_bundle(get_family("lstm"), config, bundle, preprocessing)
     embedding = model.get_layer("embedding")
     assert not embedding.trainable
     weights = keras.ops.convert_to_numpy(embedding.embeddings)
@@ -193,7 +196,7 @@ def _sine_bundle(horizon=1):
 
 
 def test_forecaster_beats_persistence_in_original_units(tmp_path):
-    bundle = _sine_bundle(horizon=3)
+    raw = _sine_bundle(horizon=3)
     config = resolve_config(
         "lstm_forecaster_tiny",
         window=25,
@@ -201,10 +204,13 @@ def test_forecaster_beats_persistence_in_original_units(tmp_path):
         rnn_units=(16,),
         learning_rate=0.01,
     )[1]
+    preprocessing = adapt_forecaster(config, raw)
+    bundle = preprocess(raw, preprocessing)
     model = build_lstm_forecaster(config, input_shape=bundle.input_shape)
     get_family("lstm_forecaster").compile(model, config, num_classes=None)
     model.fit(bundle.batches("train", 32), epochs=15, verbose=0)
-    evaluation = evaluate_forecaster(model, config, bundle)
+    exported = export_model(model, preprocessing)
+    evaluation = evaluate_forecaster(exported, config, raw)
     metrics = evaluation.metrics
     write_evaluation(evaluation, str(tmp_path))
     # A sine is easy to forecast and persistence is poor on it.
@@ -216,11 +222,12 @@ def test_forecaster_beats_persistence_in_original_units(tmp_path):
 
 
 def test_untrained_change_model_equals_persistence(tmp_path):
-    bundle = _sine_bundle()
+    raw = _sine_bundle()
     config = resolve_config("lstm_forecaster_tiny", window=25, horizon=1)[1]
-    model = build_lstm_forecaster(config, input_shape=bundle.input_shape)
+    model = build_lstm_forecaster(config, input_shape=raw.input_shape)
     model.get_layer("predictions").set_weights([np.zeros((4, 1)), np.zeros(1)])
-    metrics = evaluate_forecaster(model, config, bundle).metrics
+    exported = export_model(model, adapt_forecaster(config, raw))
+    metrics = evaluate_forecaster(exported, config, raw).metrics
     assert metrics["test_rmse_original"] == pytest.approx(
         metrics["persistence_test_rmse_original"], rel=1e-5
     )
@@ -241,13 +248,12 @@ def test_batches_are_cut_to_their_longest_text_unless_xla():
         texts, ["a", "b"] * 30, seed=0, validation_split=0.1, test_split=0.1
     )
     config = resolve_config("lstm_tiny", sequence_length=12)[1]
-    adapted = adapt_lstm(config, bundle)
+    adapted = preprocess(bundle, adapt_lstm(config, bundle))
     for split in ("train", "test"):
         for tokens, _ in adapted.batches(split, 8):
             lengths = (tokens.numpy() != 0).sum(1)
             assert tokens.shape[1] == lengths.max() <= 5
-    xla = adapt_lstm(
-        resolve_config("lstm_tiny", sequence_length=12, jit_compile=True)[1], bundle
-    )
+    xla_config = resolve_config("lstm_tiny", sequence_length=12, jit_compile=True)[1]
+    xla = preprocess(bundle, adapt_lstm(xla_config, bundle))
     tokens, _ = next(iter(xla.batches("train", 8)))
     assert tokens.shape[1] == 12

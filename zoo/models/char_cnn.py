@@ -28,6 +28,7 @@ from keras import ops
 from zoo.compile import make_optimizer, output_head, task_loss, task_metrics
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
+from zoo.preprocessing import Preprocessing
 from zoo.registry import Family, register_family, register_model
 
 # The paper's alphabet: 26 letters, 10 digits, 32 other characters and "\n"
@@ -375,7 +376,7 @@ def fit_char_cnn(
 
 
 def adapt_char_cnn(config, bundle):
-    """Quantizes the raw-string splits in tf.data; the export puts the quantizer back.
+    """The quantizer: run in tf.data for training, in front of the exported model.
 
     Nothing is fitted: the alphabet is fixed. Running the string ops in the
     pipeline lets the model itself be XLA-compiled and overlaps quantization
@@ -387,18 +388,14 @@ def adapt_char_cnn(config, bundle):
         raise DataError(
             "char_cnn needs raw text; load labelled text (CSV/TSV/folder) with it."
         )
-    quantizer = make_quantizer(config)
-
-    def quantize(text, label):
-        return quantizer(tf.expand_dims(text, 0))[0], label
-
     # Not cached: 1,014 ids per text add up on big corpora, and the
     # quantiser already outruns the model 185x (bench/results/pipelines.md).
-    adapted = bundle.map(quantize, cache=False)
-    adapted.input_shape = (config.sequence_length,)
-    adapted.preprocessor = quantizer
-    adapted.raw_inputs = lambda: keras.Input(shape=(), dtype="string", name="text")
-    return adapted
+    return Preprocessing(
+        layer=make_quantizer(config),
+        raw_inputs=lambda: keras.Input(shape=(), dtype="string", name="text"),
+        input_shape=(config.sequence_length,),
+        cache=False,
+    )
 
 
 SEARCH_SPACE = {

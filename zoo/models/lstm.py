@@ -17,6 +17,7 @@ import tensorflow as tf
 from zoo.compile import default_compile
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
+from zoo.preprocessing import Preprocessing
 from zoo.recurrent import RecurrentFields, head, recurrent_stack
 from zoo.registry import Family, register_family, register_model
 
@@ -175,9 +176,9 @@ def build_lstm(config, *, input_shape, num_classes):
     return keras.Model(inputs, outputs, name="lstm")
 
 
-def initialize_lstm(model, config, bundle):
+def initialize_lstm(model, config, preprocessing):
     """Copies the word vectors that `adapt_lstm` laid out into the embedding."""
-    matrix = bundle.extras.get("embedding_matrix")
+    matrix = preprocessing.arrays.get("embedding_matrix")
     if config.pretrained_embeddings and matrix is None:
         raise ConfigError(
             "pretrained_embeddings needs the vocabulary: build the model through "
@@ -205,11 +206,11 @@ def trim_padding(token_ids, label):
 
 
 def adapt_lstm(config, bundle):
-    """Fits the vocabulary on the training split and maps the splits to token ids.
+    """Fits the vocabulary on the training split: the model's preprocessing.
 
-    Sets `bundle.preprocessor` (the `TextVectorization`) and
-    `bundle.raw_inputs`, so the exported model takes raw strings. With
-    `pretrained_embeddings`, also prepares the embedding matrix for `build`.
+    The `TextVectorization` goes in front of the exported model, so it takes
+    raw strings. With `pretrained_embeddings`, also lays out the word
+    vectors by the fitted vocabulary for `initialize_lstm`.
     """
     x_spec = bundle.train.element_spec[0]
     if x_spec.dtype != tf.string:
@@ -219,20 +220,17 @@ def adapt_lstm(config, bundle):
         bundle.train.map(lambda x, y: x, num_parallel_calls=tf.data.AUTOTUNE).batch(512)
     )
     vocabulary = vectorizer.get_vocabulary()
-
-    def vectorize(text, label):
-        return vectorizer(tf.expand_dims(text, 0))[0], label
-
-    adapted = bundle.map(vectorize)
+    preprocessing = Preprocessing(
+        layer=vectorizer,
+        raw_inputs=lambda: keras.Input(shape=(), dtype="string", name="text"),
+        input_shape=(config.sequence_length,),
+        info={"vocabulary_size": len(vocabulary)},
+    )
     if not config.jit_compile:
         # XLA compiles once per shape: trimmed batches would recompile often.
-        adapted.batch_map = trim_padding
+        preprocessing.batch_map = trim_padding
         if config.group_by_length:
-            adapted.lengths = token_lengths
-    adapted.input_shape = (config.sequence_length,)
-    adapted.preprocessor = vectorizer
-    adapted.raw_inputs = lambda: keras.Input(shape=(), dtype="string", name="text")
-    adapted.info = {**bundle.info, "vocabulary_size": len(vocabulary)}
+            preprocessing.lengths = token_lengths
     if config.pretrained_embeddings:
         matrix, found = read_word_vectors(
             config.pretrained_embeddings,
@@ -242,11 +240,11 @@ def adapt_lstm(config, bundle):
         )
         full = np.zeros((config.max_tokens, config.embedding_dim), dtype="float32")
         full[: len(matrix)] = matrix
-        adapted.extras = {**bundle.extras, "embedding_matrix": full}
-        adapted.info["pretrained_coverage"] = round(
+        preprocessing.arrays["embedding_matrix"] = full
+        preprocessing.info["pretrained_coverage"] = round(
             found / max(len(vocabulary) - 2, 1), 4
         )
-    return adapted
+    return preprocessing
 
 
 SEARCH_SPACE = {

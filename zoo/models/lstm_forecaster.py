@@ -18,6 +18,7 @@ from keras import ops
 from zoo.compile import default_compile
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
+from zoo.preprocessing import Preprocessing
 from zoo.recurrent import RecurrentFields, head, recurrent_stack
 from zoo.registry import Evaluation, Family, register_family, register_model
 
@@ -114,6 +115,40 @@ def forecaster_data_options(config):
     return {"window": config.window, "horizon": config.horizon}
 
 
+def adapt_forecaster(config, bundle):
+    """Standard scaling fitted on the training rows only.
+
+    The network sees scaled windows and learns scaled targets; the exported
+    model puts the `Normalization` in front and a `Rescaling` back to the
+    target's units behind, so it takes raw windows and answers in the
+    series' units.
+    """
+    del config
+    rows = np.asarray(bundle.extras["train_rows"], "float64")
+    mean = rows.mean(axis=0)
+    std = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
+    shape = tuple(bundle.input_shape)
+    target_mean, target_std = float(mean[0]), float(std[0])
+    normalization = keras.layers.Normalization(
+        axis=-1,
+        mean=mean.tolist(),
+        variance=(std**2).tolist(),
+        name="normalization",
+    )
+    # Built here: tf.data maps it in graph mode, where it cannot make weights.
+    normalization.build((None, *shape))
+    return Preprocessing(
+        layer=normalization,
+        raw_inputs=lambda: keras.Input(shape=shape, name="raw_window"),
+        input_shape=shape,
+        target_layer=lambda y: (y - target_mean) / target_std,
+        postprocessor=keras.layers.Rescaling(
+            target_std, offset=target_mean, name="to_original_units"
+        ),
+        info={"scaling": "standard, fitted on the training rows"},
+    )
+
+
 def _collect(dataset):
     xs, ys = [], []
     for x, y in dataset.batch(1024):
@@ -129,19 +164,16 @@ def _collect(dataset):
 def evaluate_forecaster(model, config, bundle):
     """Test RMSE/MAE in original units, the persistence baseline's, and a plot.
 
-    Persistence repeats the last observed target value for every horizon
-    step, on exactly the test windows the model sees.
+    `model` is the exported forecaster (raw windows in, the series' units
+    out) and `bundle` the raw windows. Persistence repeats the last observed
+    target value for every horizon step, on exactly the same test windows.
     """
     windows, targets = _collect(bundle.test)
-    predictions = model.predict(windows, verbose=0, batch_size=256)
-    mean, std = bundle.extras["target_mean"], bundle.extras["target_std"]
-
-    def original(values):
-        return np.asarray(values, "float64") * std + mean
-
-    truth = original(targets)
-    forecast = original(predictions)
-    persistence = original(np.repeat(windows[:, -1, :1], targets.shape[1], axis=1))
+    truth = np.asarray(targets, "float64")
+    forecast = np.asarray(model.predict(windows, verbose=0, batch_size=256), "float64")
+    persistence = np.repeat(windows[:, -1, :1], targets.shape[1], axis=1).astype(
+        "float64"
+    )
     metrics = {}
     for name, values in (("test", forecast), ("persistence_test", persistence)):
         error = values - truth
@@ -214,6 +246,7 @@ register_family(
         data_kind="timeseries",
         default_data="stock_prices",
         data_options=forecaster_data_options,
+        adapt=adapt_forecaster,
         evaluate=evaluate_forecaster,
         epochs=20,
         batch_size=32,

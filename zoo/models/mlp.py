@@ -8,6 +8,7 @@ from zoo.compile import default_compile, output_head
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError
 from zoo.registry import Family, register_family, register_model
+from zoo.tabular import adapt_table
 
 ACTIVATIONS = (
     "relu",
@@ -165,6 +166,7 @@ register_family(
         compile=default_compile,
         data_kind="tabular",
         default_data="breast_cancer",
+        adapt=adapt_table,
         description="Multi-layer perceptron for tabular data.",
     )
 )

@@ -1,0 +1,109 @@
+"""Table rows to one feature vector: the preprocessing a tabular model carries.
+
+The same layers `keras.utils.FeatureSpace` assembles (Normalization of numeric
+columns after filling missing values with the training median, StringLookup
+one-hot of categorical columns, concatenation), given their statistics
+directly: `FeatureSpace.adapt` makes one tf.data pass per column, which took
+7 s for 11 columns against milliseconds with NumPy.
+
+The exported model takes a dict of columns, each `(batch, 1)`, under the
+table's own column names; layer names are sanitised (`layer_name`) because
+Keras refuses characters such as `/` in names.
+"""
+
+import keras
+import numpy as np
+
+from zoo.errors import DataError
+from zoo.layers import FillMissing, layer_name
+from zoo.preprocessing import Preprocessing
+
+
+def adapt_table(config, bundle):
+    """Fits the feature encoder on the raw training rows of a tabular bundle.
+
+    Args:
+        config: The family config (unused: every tabular model encodes rows
+            the same way).
+        bundle: A tabular `DataBundle` whose `x` is a dict of columns and
+            whose `info` names the numeric and categorical columns.
+
+    Returns:
+        A `Preprocessing` whose layer maps raw rows to the feature vector.
+    """
+    del config
+    numeric = list(bundle.info.get("numeric_columns", []))
+    categorical = list(bundle.info.get("categorical_columns", []))
+    if not isinstance(bundle.train.element_spec[0], dict):
+        raise DataError("A tabular model needs table rows (a dict of columns).")
+    # One batch of the whole split (a huge fixed batch size would make tf.data
+    # allocate for it: 7 s for 600 rows).
+    rows = int(bundle.info.get("train_size") or bundle.train.cardinality())
+    columns = next(iter(bundle.train.map(lambda x, y: x).batch(max(rows, 1))))
+    train = {c: np.asarray(v).reshape(-1) for c, v in columns.items()}
+    encoder = feature_encoder(numeric, categorical, train)
+    return Preprocessing(
+        layer=encoder,
+        raw_inputs=lambda: raw_inputs(numeric, categorical),
+        input_shape=(int(encoder.output_shape[-1]),),
+        info={"features": int(encoder.output_shape[-1])},
+    )
+
+
+def raw_inputs(numeric, categorical):
+    """`{column: keras.Input((1,))}` in sorted column order."""
+    return {
+        column: keras.Input(
+            shape=(1,),
+            name=layer_name(column),
+            dtype="float32" if column in numeric else "string",
+        )
+        for column in sorted([*numeric, *categorical])
+    }
+
+
+def feature_encoder(numeric, categorical, train):
+    """A Functional model from raw columns to one float vector.
+
+    Args:
+        numeric: Names of numeric columns (missing values are NaN).
+        categorical: Names of categorical columns (strings).
+        train: `{column: 1-D array}` of the training rows, for the statistics.
+    """
+    inputs = raw_inputs(numeric, categorical)
+    encoded = []
+    for column in sorted(inputs):
+        name = layer_name(column)
+        if column in numeric:
+            values = np.asarray(train[column], "float64")
+            finite = values[np.isfinite(values)]
+            median = float(np.median(finite)) if finite.size else 0.0
+            filled = np.where(np.isfinite(values), values, median)
+            x = FillMissing(median, name=f"fill_{name}")(inputs[column])
+            encoded.append(
+                keras.layers.Normalization(
+                    mean=float(filled.mean()),
+                    variance=float(filled.var()),
+                    name=f"normalize_{name}",
+                )(x)
+            )
+        else:
+            vocabulary = sorted({_text(v) for v in train[column]})
+            encoded.append(
+                keras.layers.StringLookup(
+                    vocabulary=vocabulary,
+                    num_oov_indices=1,
+                    output_mode="one_hot",
+                    name=f"lookup_{name}",
+                )(inputs[column])
+            )
+    merged = (
+        keras.layers.Concatenate(name="features")(encoded)
+        if len(encoded) > 1
+        else encoded[0]
+    )
+    return keras.Model(inputs, merged, name="tabular_preprocessor")
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
