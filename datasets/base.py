@@ -19,6 +19,17 @@ import tensorflow as tf
 from zoo.errors import ZooError, unknown_name
 
 AUTOTUNE = tf.data.AUTOTUNE
+# Held-out fractions `(validation, test)` when the user gives none, by data
+# kind: the one definition every loader of that kind uses. Images and texts
+# come in thousands, tables in hundreds (a larger share held out keeps the
+# test metrics stable); a series holds out its last 30% in time.
+DEFAULT_SPLITS = {
+    "tabular": (0.15, 0.15),
+    "timeseries": (0.15, 0.15),
+    "image": (0.1, 0.2),
+    "text": (0.1, 0.1),
+    "vae_image": (0.1, 0.1),
+}
 
 
 @dataclasses.dataclass

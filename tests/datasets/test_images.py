@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo.datasets import digits, images
+from zoo.datasets import digits, image_arrays, image_ops, images
 from zoo.datasets.base import load_data
 from zoo.errors import DataError, UnknownNameError
 
@@ -146,8 +146,8 @@ def test_augment_only_touches_the_train_split():
     rng = np.random.RandomState(0)
     x = rng.randint(0, 256, size=(60, 12, 12)).astype(np.uint8)
     y = np.arange(60) % 3
-    plain = images.bundle_from_arrays(x, y, seed=1)
-    augmented = images.bundle_from_arrays(x, y, seed=1, augment="flip,rotation,zoom")
+    plain = image_arrays.bundle_from_arrays(x, y, seed=1)
+    augmented = image_arrays.bundle_from_arrays(x, y, seed=1, augment="flip,rotation,zoom")
     assert augmented.info["augment"] == ["flip", "rotation", "zoom"]
     for split in ("validation", "test"):
         for (a, la), (b, lb) in zip(
@@ -176,15 +176,15 @@ def test_augment_only_touches_the_train_split():
 
 def test_bad_augment_and_sizes():
     with pytest.raises(DataError, match="augment"):
-        images.parse_augment("flip,shear")
-    assert images.parse_augment(True) == images.AUGMENTATIONS
-    assert images.parse_augment("none") == ()
-    assert images.parse_image_size("32x48") == (32, 48)
-    assert images.parse_image_size(16) == (16, 16)
-    assert images.parse_image_size([20, 10]) == (20, 10)
+        image_ops.parse_augment("flip,shear")
+    assert image_ops.parse_augment(True) == image_ops.AUGMENTATIONS
+    assert image_ops.parse_augment("none") == ()
+    assert image_ops.parse_image_size("32x48") == (32, 48)
+    assert image_ops.parse_image_size(16) == (16, 16)
+    assert image_ops.parse_image_size([20, 10]) == (20, 10)
     for bad in ("big", 0, "1,2,3", 2.5):
         with pytest.raises(DataError, match="image_size"):
-            images.parse_image_size(bad)
+            image_ops.parse_image_size(bad)
     with pytest.raises(DataError, match="channels"):
         load_data("digits", kind="image", channels=2)
 
@@ -386,19 +386,19 @@ def test_load_image_files(tmp_path):
     gray, color = str(tmp_path / "gray.png"), str(tmp_path / "color.jpg")
     _write_image(gray, (10, 6), "L", 90)
     _write_image(color, (30, 30), "RGB", 180)
-    x = images.load_image_files([gray, color], 16, 3)
+    x = image_ops.load_image_files([gray, color], 16, 3)
     assert x.shape == (2, 16, 16, 3) and x.dtype == np.float32
     np.testing.assert_allclose(x[0], 90.0, atol=1e-3)
     assert 170 < x[1].mean() < 190
-    assert images.load_image_files(gray, (8, 4), "gray").shape == (1, 8, 4, 1)
+    assert image_ops.load_image_files(gray, (8, 4), "gray").shape == (1, 8, 4, 1)
     model = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Flatten()])
-    assert images.images_for_model(model, [gray]).shape == (1, 12, 12, 1)
+    assert image_ops.images_for_model(model, [gray]).shape == (1, 12, 12, 1)
 
 
 def test_load_image_files_errors(tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
     with pytest.raises(DataError, match="junk.png"):
-        images.load_image_files([str(junk)], 8, 3)
+        image_ops.load_image_files([str(junk)], 8, 3)
     with pytest.raises(DataError, match="does not exist"):
-        images.load_image_files([str(tmp_path / "missing.png")], 8, 3)
+        image_ops.load_image_files([str(tmp_path / "missing.png")], 8, 3)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from tests.helpers import run_model_test
 from zoo.datasets.base import load_data
-from zoo.datasets.images import load_image_files
+from zoo.datasets.image_ops import load_image_files
 from zoo.errors import ConfigError
 from zoo.models.cnn import CNNConfig, build_cnn
 from zoo.registry import create_model, get_family, list_models

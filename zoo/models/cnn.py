@@ -1,7 +1,7 @@
 """Small convolutional networks for images: LeNet-5 and a conv/BN/pool/dropout stack.
 
 The models take raw 0..255 images (`[height, width, channels]`) and rescale
-them inside, so a saved model predicts on `zoo.datasets.images.load_image_files`.
+them inside, so a saved model predicts on `zoo.datasets.image_ops.load_image_files`.
 """
 
 import dataclasses

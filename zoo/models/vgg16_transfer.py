@@ -2,7 +2,7 @@
 
 The model takes raw 0..255 RGB images; `VGG16Preprocess` (VGG16's
 `preprocess_input`: RGB to BGR, minus the ImageNet channel means) runs inside
-it, so a saved model predicts on `zoo.datasets.images.load_image_files`.
+it, so a saved model predicts on `zoo.datasets.image_ops.load_image_files`.
 
 Training follows the Keras transfer-learning guide: phase 1 trains the head
 with the base frozen (called with `training=False`); phase 2, when
