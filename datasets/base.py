@@ -126,10 +126,17 @@ class DataBundle:
             return dataset.prefetch(AUTOTUNE), steps, steps_per_execution
         return dataset.repeat().prefetch(AUTOTUNE), steps, per_execution
 
-    def map_batched(self, fn, *, cache=True, batch_size=256):
-        """Like `map`, but `fn` sees batches: vectorised preprocessing (a
-        vocabulary lookup, a feature encoder) runs once per batch, not per
-        example. The splits keep their known sizes."""
+    def map(self, fn, *, cache=True, batch_size=256):
+        """Returns a copy whose three splits are mapped by `fn(x, y)` (or
+        `fn(x)`) over batches: vectorised preprocessing (a vocabulary lookup,
+        a feature encoder) runs once per batch, not per example, and the
+        splits keep their known sizes.
+
+        The mapped splits are cached in memory by default: preprocessing
+        (tokenising) then runs once, not every epoch; it took the LSTM's
+        input pipeline from 27x to 190x what the model consumes
+        (bench/results/pipelines.md).
+        """
 
         def apply(dataset):
             size = dataset.cardinality()
@@ -139,26 +146,6 @@ class DataBundle:
                 .unbatch()
                 .apply(tf.data.experimental.assert_cardinality(size))
             )
-            return dataset.cache() if cache else dataset
-
-        return dataclasses.replace(
-            self,
-            train=apply(self.train),
-            validation=apply(self.validation),
-            test=apply(self.test),
-        )
-
-    def map(self, fn, *, cache=True):
-        """Returns a copy whose three splits are mapped by `fn(x, y)`.
-
-        The mapped splits are cached in memory by default: preprocessing
-        (tokenising) then runs once, not every epoch; it took the LSTM's
-        input pipeline from 27x to 190x what the model consumes
-        (bench/results/pipelines.md).
-        """
-
-        def apply(dataset):
-            dataset = dataset.map(fn, num_parallel_calls=AUTOTUNE)
             return dataset.cache() if cache else dataset
 
         return dataclasses.replace(

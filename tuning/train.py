@@ -129,7 +129,7 @@ def preprocess(bundle, preprocessing):
     mapped = (
         bundle
         if layer is None and target is None
-        else bundle.map_batched(apply, cache=preprocessing.cache)
+        else bundle.map(apply, cache=preprocessing.cache)
     )
     return dataclasses.replace(
         mapped,

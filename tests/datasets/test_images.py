@@ -147,7 +147,9 @@ def test_augment_only_touches_the_train_split():
     x = rng.randint(0, 256, size=(60, 12, 12)).astype(np.uint8)
     y = np.arange(60) % 3
     plain = image_arrays.bundle_from_arrays(x, y, seed=1)
-    augmented = image_arrays.bundle_from_arrays(x, y, seed=1, augment="flip,rotation,zoom")
+    augmented = image_arrays.bundle_from_arrays(
+        x, y, seed=1, augment="flip,rotation,zoom"
+    )
     assert augmented.info["augment"] == ["flip", "rotation", "zoom"]
     for split in ("validation", "test"):
         for (a, la), (b, lb) in zip(
