@@ -15,19 +15,21 @@ def task_of(num_classes):
     return "binary" if num_classes == 2 else "multiclass"
 
 
-def output_head(x, num_classes, *, units=1, name="predictions"):
+def output_head(x, num_classes, *, units=1, name="predictions", **dense_options):
     """The output layer for a task: sigmoid, softmax or linear.
 
-    The head always computes in float32 so mixed precision stays stable.
+    `dense_options` go to the `Dense` layer (an initializer, a
+    regularizer...). The head always computes in float32 so mixed precision
+    stays stable.
     """
     if num_classes is None:
-        return keras.layers.Dense(units, name=name, dtype="float32")(x)
-    if num_classes == 2:
-        return keras.layers.Dense(1, activation="sigmoid", name=name, dtype="float32")(
-            x
-        )
+        activation, units = None, units
+    elif num_classes == 2:
+        activation, units = "sigmoid", 1
+    else:
+        activation, units = "softmax", num_classes
     return keras.layers.Dense(
-        num_classes, activation="softmax", name=name, dtype="float32"
+        units, activation=activation, name=name, dtype="float32", **dense_options
     )(x)
 
 

@@ -128,3 +128,18 @@ def test_custom_family_plugs_in():
     finally:
         registry._MODELS.pop("linear_test_v1", None)
         registry._FAMILIES.pop("linear_test", None)
+
+
+def test_output_head_takes_dense_options():
+    import keras
+
+    from zoo.compile import output_head
+
+    inputs = keras.Input((4,))
+    outputs = output_head(
+        inputs, 3, kernel_initializer="zeros", kernel_regularizer="l2"
+    )
+    model = keras.Model(inputs, outputs)
+    head = model.get_layer("predictions")
+    assert head.units == 3 and head.kernel_regularizer is not None
+    assert float(keras.ops.sum(keras.ops.abs(head.kernel))) == 0.0
