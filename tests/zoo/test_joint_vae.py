@@ -8,20 +8,22 @@ import tensorflow as tf
 
 from tests.helpers import run_model_test
 from zoo.errors import ConfigError, DataError
+from zoo.joint_vae_analysis import (
+    decode,
+    encode,
+    evaluate_joint_vae,
+    make_latent,
+    mutual_information_gap,
+    traverse,
+    unsupervised_accuracy,
+)
 from zoo.models.joint_vae import (
     METRIC_NAMES,
     GumbelSoftmax,
     JointVAE,
     JointVAEConfig,
     build_joint_vae,
-    decode,
-    encode,
-    evaluate_joint_vae,
     linear_capacity,
-    make_latent,
-    mutual_information_gap,
-    traverse,
-    unsupervised_accuracy,
 )
 from zoo.registry import create_model, list_models, resolve_config
 
