@@ -416,6 +416,6 @@ def test_the_run_says_which_schedule_and_the_steps_left_to_the_papers():
     assert "joint_vae_mnist_paper" in line
     _, paper = resolve_config("joint_vae_mnist_paper")
     line = describe_schedule(paper, 1890)
-    assert "the paper's schedule" in line and "discrete 0->2.30 nats" in line
+    assert "the paper's schedule" in line and "capped at 2.30" in line
     assert f"{25000 - 1890} short of its own ramp" in line
     assert "short" not in describe_schedule(paper, 25000)

@@ -699,11 +699,12 @@ def describe_schedule(config, total_steps):
     ramps = []
     for part, label in (("z", "continuous"), ("c", "discrete")):
         high = getattr(config, f"capacity_{part}_max")
-        if part == "c":
-            high = min(high, limit)
         start = getattr(config, f"capacity_{part}_start")
         steps = getattr(config, f"capacity_{part}_steps")
-        ramps.append(f"{label} 0->{high:.2f} nats over steps {start}-{start + steps}")
+        ramp = f"{label} 0->{high:g} nats over steps {start}-{start + steps}"
+        if part == "c" and high > limit:
+            ramp += f", capped at {limit:.2f}"
+        ramps.append(ramp)
     line = f"JointVAE: {name} ({'; '.join(ramps)}); this run trains {total_steps} steps"
     if total_steps < end:
         line += f", {end - total_steps} short of its own ramp (raise --epochs)"
