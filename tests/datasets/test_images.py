@@ -352,6 +352,8 @@ def _write_idx(path, array, magic):
 
 def test_fashion_mnist_loads_offline_from_the_keras_cache(tmp_path, monkeypatch):
     _no_downloads(monkeypatch, tmp_path)
+    # Without Debian's dataset-fashion-mnist: the Keras cache is the fallback.
+    monkeypatch.setenv("ZOO_FASHION_MNIST_DIR", str(tmp_path / "no-debian-package"))
     folder = tmp_path / "datasets" / "fashion-mnist"
     folder.mkdir(parents=True)
     rng = np.random.RandomState(0)

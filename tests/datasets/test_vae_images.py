@@ -190,6 +190,8 @@ def test_image_folder_errors(tmp_path):
 def test_keras_datasets_offline_is_one_clear_error(monkeypatch):
     import keras
 
+    monkeypatch.setenv("ZOO_FASHION_MNIST_DIR", "/nonexistent/fashion-mnist")
+
     def offline():
         raise OSError("name resolution failed")
 

@@ -8,20 +8,22 @@ import tensorflow as tf
 
 from tests.helpers import run_model_test
 from zoo.errors import ConfigError, DataError
+from zoo.joint_vae_analysis import (
+    decode,
+    encode,
+    evaluate_joint_vae,
+    make_latent,
+    mutual_information_gap,
+    traverse,
+    unsupervised_accuracy,
+)
 from zoo.models.joint_vae import (
     METRIC_NAMES,
     GumbelSoftmax,
     JointVAE,
     JointVAEConfig,
     build_joint_vae,
-    decode,
-    encode,
-    evaluate_joint_vae,
     linear_capacity,
-    make_latent,
-    mutual_information_gap,
-    traverse,
-    unsupervised_accuracy,
 )
 from zoo.registry import create_model, list_models, resolve_config
 
@@ -68,11 +70,14 @@ def test_variants_are_registered_with_paper_settings():
     assert set(list_models("joint_vae*")) >= {
         "joint_vae",
         "joint_vae_mnist",
+        "joint_vae_mnist_paper",
         "joint_vae_dsprites",
         "joint_vae_celeba",
         "joint_vae_tiny",
     }
-    _, mnist = resolve_config("joint_vae_mnist")
+    _, mnist = resolve_config("joint_vae_mnist_paper")
+    assert mnist.marginal_entropy_weight == 0.0 and mnist.alpha_init_scale is None
+    assert (mnist.capacity_z_start, mnist.capacity_c_start) == (0, 0)
     assert (
         mnist.continuous_dim,
         mnist.discrete_dims,
@@ -350,3 +355,67 @@ def test_evaluate_writes_pictures_and_metrics(tmp_path):
 
     # Traversals: 2 continuous rows + 3 category rows of 16x16 images at 2x.
     assert Image.open(tmp_path / "traversals.png").size[1] == 5 * (32 + 2) + 2
+
+
+def test_capacity_ramps_can_start_later():
+    assert linear_capacity(100, 0.0, 5.0, 1000, start=200) == 0.0
+    assert linear_capacity(700, 0.0, 5.0, 1000, start=200) == pytest.approx(2.5)
+    assert linear_capacity(5000, 0.0, 5.0, 1000, start=200) == pytest.approx(5.0)
+    assert linear_capacity(3, 1.0, 2.0, 0, start=5) == 1.0
+    assert linear_capacity(6, 1.0, 2.0, 0, start=5) == 2.0
+    # The model: the continuous ramp waits 4 steps, the discrete one starts at once.
+    model, _ = _tiny(capacity_z_start=4)
+    for step, (capacity_z, capacity_c) in {2: (0.0, 0.2), 9: (1.0, 0.9)}.items():
+        model.step_counter.assign(step)
+        values = [float(v) for v in model.capacities()]
+        np.testing.assert_allclose(values, [capacity_z, capacity_c], rtol=1e-6)
+        assert model.capacities(step) == pytest.approx((capacity_z, capacity_c))
+
+
+def test_small_alpha_init_starts_every_image_at_the_uniform_code():
+    images = _images(16)
+    keras.utils.set_random_seed(0)
+    small, _ = _tiny(alpha_init_scale=1e-4)
+    alphas = encode(small, images)["alphas"][0]
+    np.testing.assert_allclose(alphas, 1.0 / 3.0, atol=1e-3)
+    results = small.evaluate(images, verbose=0, return_dict=True)
+    assert results["kl_c"] == pytest.approx(0.0, abs=1e-5)
+    keras.utils.set_random_seed(0)
+    glorot, _ = _tiny()
+    assert np.abs(encode(glorot, images)["alphas"][0] - 1.0 / 3.0).max() > 1e-3
+
+
+def test_marginal_entropy_term_is_off_by_default_and_penalises_a_collapsed_code():
+    _, config = resolve_config("joint_vae_mnist")
+    assert config.marginal_entropy_weight == 0.0
+    images = _images(8)
+    off, _ = _tiny(capacity_c_steps=0)
+    on = JointVAE.from_config({**off.get_config(), "marginal_entropy_weight": 10.0})
+    on.set_weights(off.get_weights())
+    # Push every image to category 0: an input-independent (collapsed) code.
+    for model in (off, on):
+        head = model.encoder.get_layer("alpha_0")
+        kernel, bias = head.get_weights()
+        head.set_weights([np.zeros_like(kernel), np.array([8.0, 0.0, 0.0], "float32")])
+    terms_off = off.compute_terms(images)
+    terms_on = on.compute_terms(images)
+    alpha = np.exp([8.0, 0.0, 0.0]) / np.exp([8.0, 0.0, 0.0]).sum()
+    gap = math.log(3) + float((alpha * np.log(alpha)).sum())
+    np.testing.assert_allclose(
+        float(terms_on["loss"]) - float(terms_off["loss"]), 10.0 * gap, rtol=1e-4
+    )
+
+
+def test_the_run_says_which_schedule_and_the_steps_left_to_the_papers():
+    from zoo.models.joint_vae import describe_schedule
+
+    _, default = resolve_config("joint_vae_mnist")
+    line = describe_schedule(default, 1890)
+    assert "compressed schedule" in line
+    assert f"{25000 - 1890} more than this run" in line
+    assert "joint_vae_mnist_paper" in line
+    _, paper = resolve_config("joint_vae_mnist_paper")
+    line = describe_schedule(paper, 1890)
+    assert "the paper's schedule" in line and "capped at 2.30" in line
+    assert f"{25000 - 1890} short of its own ramp" in line
+    assert "short" not in describe_schedule(paper, 25000)
