@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from zoo import bert_encoders
+from zoo.efficientnet_lite import efficientnet_lite_classifier
 from zoo.errors import DataError, ZooError
 
 WORDNET_DIR = "/usr/share/wordnet"
@@ -223,8 +224,6 @@ class ZeroShotClassifier:
         wordnet_dir: str = WORDNET_DIR,
         cache_dir: str | None = "default",
     ):
-        from zoo.efficientnet_lite import efficientnet_lite_classifier
-
         self.classifier = efficientnet_lite_classifier(variant)
         self.embed = TextEmbedder()
         self.top_k, self.temperature = int(top_k), float(temperature)
