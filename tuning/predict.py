@@ -190,10 +190,19 @@ def predict_boxes(model, record, inputs, *, draw_dir=None):
         for row in kept:
             corners = row[2:6] * [width, height, width, height]
             rows.append(
-                {"input": path, "class": names[int(row[0])] if names else str(int(row[0])),
-                 "score": round(float(row[1]), 4),
-                 **dict(zip(("xmin", "ymin", "xmax", "ymax"), np.round(corners, 1), strict=True))}
-            )  # fmt: skip
+                {
+                    "input": path,
+                    "class": names[int(row[0])] if names else str(int(row[0])),
+                    "score": round(float(row[1]), 4),
+                    **dict(
+                        zip(
+                            ("xmin", "ymin", "xmax", "ymax"),
+                            np.round(corners, 1),
+                            strict=True,
+                        )
+                    ),
+                }
+            )
         if not len(kept):
             rows.append({"input": path, "class": "(none)", "score": 0.0})
         if draw_dir is not None:

@@ -69,6 +69,8 @@ def draw_boxes(
                 anchor = (corners[0] + 2, max(corners[3] - 11, corners[1]))
             else:
                 anchor = (corners[0] + 2, corners[1] + 1)
+            # Dark backing keeps the label readable on bright pixels.
+            canvas.rectangle(canvas.textbbox(anchor, text), fill=(0, 0, 0))
             canvas.text(anchor, text, fill=colour)
     return np.asarray(picture)
 

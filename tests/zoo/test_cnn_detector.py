@@ -56,8 +56,12 @@ def test_three_trunks_give_a_grid_on_96_pixel_scenes(name, grid):
 
 def test_search_space_maps_to_a_valid_config():
     family = get_family("cnn_detector")
-    values = {key: (rule[0] if isinstance(rule, list) else rule.get("default", rule.get("min")))
-              for key, rule in family.search_space.items()}  # fmt: skip
+    values = {
+        key: (
+            rule[0] if isinstance(rule, list) else rule.get("default", rule.get("min"))
+        )
+        for key, rule in family.search_space.items()
+    }
     overrides = family.space_to_config(values)
     config = resolve_config("cnn_detector", overrides)[1]
     config.validate()
