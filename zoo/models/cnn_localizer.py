@@ -14,7 +14,6 @@ import keras
 
 from zoo.box_evaluation import evaluate_boxes
 from zoo.box_losses import (
-    BOX_LOSSES,
     LocalizerAccuracy,
     LocalizerLoss,
     LocalizerMeanIoU,
@@ -53,7 +52,10 @@ class LocalizerConfig(CNNConfig):
     kernel_sizes: tuple[int, ...] = (5,)
     dense_units: tuple[int, ...] = (256,)
     dense_dropout_rate: float = 0.2
-    box_loss: str = "giou"
+    # L1, not GIoU: on digit_boxes (1,050 canvases, 8 epochs) one global box
+    # reached a validation mean IoU of 0.69 with L1 and stalled at 0.46 with
+    # GIoU, whose gradient is weak when the box contains the object.
+    box_loss: str = "l1"
     box_weight: float = 5.0
     class_weight: float = 1.0
     no_object_weight: float = 1.0
@@ -168,7 +170,7 @@ SEARCH_SPACE = {
     "dropout_rate": {"min": 0.0, "max": 0.2, "step": 0.1},
     "dense_units": [256, 128, 512],
     "dense_dropout_rate": {"min": 0.0, "max": 0.4, "step": 0.2},
-    "box_loss": list(BOX_LOSSES[::-1]),
+    "box_loss": ["l1", "smooth_l1", "giou", "iou"],
     "box_weight": {"min": 1.0, "max": 10.0, "sampling": "log", "default": 5.0},
     "learning_rate": {"min": 3e-4, "max": 3e-3, "sampling": "log", "default": 1e-3},
 }
@@ -196,13 +198,13 @@ register_family(
 
 @register_model(family="cnn_localizer")
 def cnn_localizer_lenet5():
-    """LeNet-5 trunk (conv5x5(20)-pool-conv5x5(50)-pool), dense 256, GIoU box loss."""
+    """LeNet-5 trunk (conv5x5(20)-pool-conv5x5(50)-pool), dense 256, L1 box loss."""
     return LocalizerConfig()
 
 
 @register_model(family="cnn_localizer")
 def cnn_localizer_deep():
-    """Three blocks of two 3x3 convs (32, 64, 128) with batch norm; dense 256; GIoU."""
+    """Three blocks of two 3x3 convs (32, 64, 128) with batch norm; dense 256; L1 box loss."""
     return LocalizerConfig(
         filters=(32, 64, 128),
         kernel_sizes=(3,),
