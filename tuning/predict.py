@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from zoo.box_drawing import draw_boxes
 from zoo.datasets.base import load_datasets
+from zoo.datasets.boxes import load_annotated_image
 from zoo.datasets.image_ops import load_image_files
 from zoo.datasets.tabular import read_table, rows_to_inputs
 from zoo.errors import DataError, ZooError
@@ -145,7 +147,75 @@ def read_images(inputs, record):
     )
 
 
-def predict(run_dir, inputs, *, safe_mode=True):
+def predict_boxes(model, record, inputs, *, draw_dir=None):
+    """Boxes found by an `image_boxes` model, in each image's own pixels.
+
+    Args:
+        model: The run's saved model (raw image in, `[K, 6]` detections out).
+        record: The run's config.json.
+        inputs: Image file paths.
+        draw_dir: When given, writes `<name>_boxes.png` there: the image at
+            its own size with the boxes drawn.
+
+    Returns:
+        A DataFrame, one row per box: input, class, score, xmin, ymin, xmax,
+        ymax; an image without boxes gets one row of class "(none)".
+    """
+    from PIL import Image
+
+    info = record.get("data_info", {})
+    size, channels = info.get("image_size"), info.get("channels")
+    if not size or not channels:
+        raise ZooError(
+            "This run does not record its image size; retrain it with this version."
+        )
+    originals, batch = [], []
+    for path in inputs:
+        if not os.path.isfile(path):
+            raise DataError(f"Image file {path!r} does not exist; check the path.")
+        try:
+            with Image.open(path) as image:
+                originals.append(np.asarray(image.convert("RGB")))
+        except OSError:
+            raise DataError(
+                f"{path} is not a readable image; give a BMP, GIF, JPEG or PNG file."
+            ) from None
+        batch.append(load_annotated_image(path, tuple(size), int(channels)))
+    detections = np.asarray(model.predict(np.stack(batch), verbose=0))
+    names = record.get("class_names") or []
+    rows = []
+    for path, original, found in zip(inputs, originals, detections, strict=True):
+        height, width = original.shape[:2]
+        kept = found[found[:, 0] >= 0]
+        for row in kept:
+            corners = row[2:6] * [width, height, width, height]
+            rows.append(
+                {
+                    "input": path,
+                    "class": names[int(row[0])] if names else str(int(row[0])),
+                    "score": round(float(row[1]), 4),
+                    **dict(
+                        zip(
+                            ("xmin", "ymin", "xmax", "ymax"),
+                            np.round(corners, 1),
+                            strict=True,
+                        )
+                    ),
+                }
+            )
+        if not len(kept):
+            rows.append({"input": path, "class": "(none)", "score": 0.0})
+        if draw_dir is not None:
+            os.makedirs(draw_dir, exist_ok=True)
+            stem = os.path.splitext(os.path.basename(path))[0]
+            drawn = draw_boxes(original, None, kept, names, size=(width, height))
+            Image.fromarray(drawn).save(os.path.join(draw_dir, f"{stem}_boxes.png"))
+    return pd.DataFrame(
+        rows, columns=["input", "class", "score", "xmin", "ymin", "xmax", "ymax"]
+    )
+
+
+def predict(run_dir, inputs, *, safe_mode=True, draw_dir=None):
     """Predicts with a finished run's model.
 
     Args:
@@ -154,13 +224,20 @@ def predict(run_dir, inputs, *, safe_mode=True):
             tabular models, texts (or .txt files) for text models, image paths
             for image models.
         safe_mode: See `load_run`.
+        draw_dir: For box models, a folder to write the images with their
+            boxes drawn.
 
     Returns:
         A DataFrame: one row per input with the predicted class and its
-        probability (classification) or the predicted value(s).
+        probability (classification) or the predicted value(s); for box
+        models one row per box in the image's own pixels.
     """
     record, model = load_run(run_dir, safe_mode=safe_mode)
     kind = record.get("data_kind", "tabular")
+    if kind == "image_boxes":
+        if not inputs:
+            raise ZooError("Give at least one image to find boxes in.")
+        return predict_boxes(model, record, list(inputs), draw_dir=draw_dir)
     if kind not in INPUT_READERS:
         raise ZooError(
             f"`zoo predict` cannot read raw inputs for {kind} models; use the Python API."

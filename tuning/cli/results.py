@@ -34,6 +34,11 @@ def add_parsers(verbs):
     predict.add_argument(
         "--unsafe", action="store_true", help="Load models that safe mode refuses."
     )
+    predict.add_argument(
+        "--draw",
+        metavar="FOLDER",
+        help="Box models: write each image with its boxes drawn into FOLDER.",
+    )
     predict.set_defaults(run=run_predict)
 
 
@@ -70,6 +75,8 @@ def run_compare(args):
 def run_predict(args):
     from zoo.tuning.predict import predict
 
-    frame = predict(args.run_dir, args.inputs, safe_mode=not args.unsafe)
+    frame = predict(
+        args.run_dir, args.inputs, safe_mode=not args.unsafe, draw_dir=args.draw
+    )
     print(frame.to_string(index=False))
     return 0

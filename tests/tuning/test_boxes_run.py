@@ -1,0 +1,54 @@
+"""A box model end to end: train, metrics with baselines, boxes.png, predict in pixels."""
+
+import numpy as np
+from PIL import Image
+
+from zoo.tuning.cli.main import main
+from zoo.tuning.predict import load_run, predict
+from zoo.tuning.train import train
+
+
+def test_detector_run_writes_boxes_and_predicts_in_image_pixels(tmp_path, capsys):
+    result = train(
+        "cnn_detector_tiny",
+        "digit_scenes",
+        run_dir=tmp_path / "run",
+        epochs=1,
+        data_options={"size": 40, "image_size": 32, "scale": "8,14"},
+        verbose=0,
+    )
+    metrics = result.metrics
+    for key in (
+        "test_map_50",
+        "test_map_50_95",
+        "baseline_mean_box_map_50",
+        "baseline_foreground_box_mean_iou",
+    ):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    picture = np.asarray(Image.open(tmp_path / "run" / "boxes.png"))
+    assert picture.ndim == 3 and picture.shape[0] >= 192
+    record, model = load_run(tmp_path / "run")  # safe_mode=True
+    assert model.output_shape == (None, 20, 6)
+    # A 64x48 picture: the model sees it at 32x32, the boxes come back in its pixels.
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[10:30, 20:34] = 255
+    Image.fromarray(image).save(tmp_path / "input.png")
+    frame = predict(
+        tmp_path / "run", [str(tmp_path / "input.png")], draw_dir=tmp_path / "drawn"
+    )
+    assert list(frame.columns) == [
+        "input",
+        "class",
+        "score",
+        "xmin",
+        "ymin",
+        "xmax",
+        "ymax",
+    ]
+    found = frame[frame["class"] != "(none)"]
+    assert (
+        (found[["xmax"]].to_numpy() <= 64) & (found[["ymax"]].to_numpy() <= 48)
+    ).all()
+    assert Image.open(tmp_path / "drawn" / "input_boxes.png").size == (64, 48)
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "input.png")]) == 0
+    assert "xmin" in capsys.readouterr().out
