@@ -26,6 +26,7 @@ METHODS = ("greedy", "beam", "topk")
 # Added to the logits of tokens a decoder may not emit (padding, [UNK]).
 BANNED_LOGIT = -1e9
 # Interpolation weights of the bigram tried on the validation part.
+DEFAULT_TOP_K = 10
 LAMBDA_GRID = tuple(np.round(np.linspace(0.05, 0.95, 19), 2))
 
 
@@ -235,7 +236,7 @@ def _check_decoding(method, length, beam_width, top_k, temperature, vocabulary_s
         raise ConfigError(f"length must be >= 1 token, got {length}.")
     if int(beam_width) < 1:
         raise ConfigError(f"beam width must be >= 1, got {beam_width}.")
-    if not 1 <= int(top_k) <= vocabulary_size:
+    if method == "topk" and not 1 <= int(top_k) <= vocabulary_size:
         raise ConfigError(
             f"top_k must be between 1 and the vocabulary size {vocabulary_size}, "
             f"got {top_k}."
@@ -292,7 +293,7 @@ def generate(
     window,
     method="greedy",
     beam_width=5,
-    top_k=10,
+    top_k=None,
     temperature=1.0,
     seed=None,
     banned=(PADDING, UNKNOWN),
@@ -305,7 +306,7 @@ def generate(
         length: Tokens to generate.
         window: Context tokens the model takes.
         method: "greedy", "beam" (`beam_width` beams) or "topk" (sample
-            among the `top_k` likeliest, probabilities sharpened or
+            among the `top_k` likeliest (default 10), probabilities sharpened or
             flattened by `temperature`).
         seed: Seed of top-k sampling.
         banned: Token ids never generated.
@@ -317,6 +318,7 @@ def generate(
     >>> ids = generate(model, [5, 9], length=20, window=3, method="beam")  # doctest: +SKIP
     """
     size = int(model.output_shape[-1])
+    top_k = min(DEFAULT_TOP_K, size) if top_k is None else top_k
     _check_decoding(method, length, beam_width, top_k, temperature, size)
     prompt_ids = [int(token) for token in prompt_ids]
     start = window + len(prompt_ids)
