@@ -25,7 +25,7 @@ vectorizer in front of its exported model and baselines can count the same
 tokens.
 
 Example:
->>> from datasets.base import load_data
+>>> from zoo.datasets.base import load_data
 >>> bundle = load_data("hamlet", kind="corpus", before=3)  # doctest: +SKIP
 >>> bundle.input_shape, bundle.info["level"]  # doctest: +SKIP
 ((3,), 'word')
@@ -39,9 +39,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import DataBundle, register_dataset, register_file_loader
-from datasets.corpus_files import read_corpus
-from datasets.corpus_windows import context_windows, sequence_windows
+from zoo.datasets.base import DataBundle, register_dataset, register_file_loader
+from zoo.datasets.corpus_files import read_corpus
+from zoo.datasets.corpus_windows import context_windows, sequence_windows
 from zoo.errors import DataError
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")

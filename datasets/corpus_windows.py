@@ -9,7 +9,7 @@ window crosses a document boundary.
 import numpy as np
 import tensorflow as tf
 
-from datasets.base import AUTOTUNE
+from zoo.datasets.base import AUTOTUNE
 
 
 def context_positions(documents, *, before, after):

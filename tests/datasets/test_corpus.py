@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from datasets.base import load_data
-from datasets.corpus import corpus_bundle, split_documents
+from zoo.datasets.base import load_data
+from zoo.datasets.corpus import corpus_bundle, split_documents
 from zoo.errors import DataError
 
 # Words of one length, so cutting the text at 80% and 90% of its characters
