@@ -1,33 +1,115 @@
-"""Language-model helpers: n-gram baselines, word neighbours, decoding.
+"""Language-model helpers: the context layer, n-gram baselines, word vectors.
 
-Pure functions over token-id arrays, embedding matrices and Keras models;
-no files and no training loop (the families and the runner own those).
+Model-side pieces the three language families share; no files, no training
+loop (`zoo.decoding` holds the decoders):
 
+- `ContextWindow`: the exported model's layer that turns a tokenised text
+  into the last (or first) n ids, so a saved model takes raw strings.
+- `language_compile`: cross-entropy with accuracy and keras-hub's
+  `Perplexity` metric.
 - `NGramBaseline`: the unigram (add-one) and the smoothed bigram
   (interpolated with the unigram, Jelinek-Mercer) that a neural language
   model must beat, counted on the same vocabulary and training part and
-  scored on the same test targets.
-- `nearest_words` / `analogy`: cosine neighbours in an embedding matrix.
-- `generate`: greedy, beam and top-k/temperature decoding through
-  keras-hub's samplers; `sequence_log_probability` scores a continuation
-  under the same model, so decoders can be compared.
+  scored on the model's own test targets; `cloze_baseline_accuracy` fills a
+  gap with the bigrams of both sides.
+- `nearest_words` / `analogy`: cosine neighbours in an embedding matrix;
+  `projector_files`: the TensorBoard Embedding Projector's files.
 """
 
 import dataclasses
 
 import keras
+import keras_hub
 import numpy as np
+from google.protobuf import text_format
 from keras import ops
+from tensorboard.plugins import projector
 
+from zoo.compile import make_optimizer
 from zoo.errors import ConfigError, UnknownNameError, close_matches
 
 PADDING, UNKNOWN = 0, 1
-METHODS = ("greedy", "beam", "topk")
-# Added to the logits of tokens a decoder may not emit (padding, [UNK]).
-BANNED_LOGIT = -1e9
 # Interpolation weights of the bigram tried on the validation part.
-DEFAULT_TOP_K = 10
 LAMBDA_GRID = tuple(np.round(np.linspace(0.05, 0.95, 19), 2))
+
+
+# === Layers ===
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ContextWindow(keras.layers.Layer):
+    """The last (or first) `length` token ids of each tokenised text.
+
+    `TextVectorization` pads every text with zeros at its end to the
+    batch's longest; this takes the ids just before that padding ("last":
+    the words before a gap or a next word) or the first ones ("first": the
+    words after a gap), padding with 0 where a text is shorter.
+
+    Args:
+        length: Ids kept per text.
+        side: "last" or "first".
+    """
+
+    def __init__(self, length, side="last", **kwargs):
+        super().__init__(**kwargs)
+        if side not in ("last", "first"):
+            raise ConfigError(f"side must be 'last' or 'first', got {side!r}.")
+        self.length = int(length)
+        self.side = side
+
+    def call(self, token_ids):
+        ids = ops.cast(token_ids, "int32")
+        # Padding on both sides makes every window exist.
+        ids = ops.pad(ids, [[0, 0], [self.length, self.length]])
+        if self.side == "first":
+            return ids[:, self.length : 2 * self.length]
+        real = ops.sum(ops.cast(ops.not_equal(ids, PADDING), "int32"), axis=1)
+        starts = real[:, None] + ops.arange(self.length, dtype="int32")[None, :]
+        return ops.take_along_axis(ids, starts, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.length)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "side": self.side}
+
+
+def text_vectorizer(vocabulary, *, level, standardize):
+    """The fixed-vocabulary `TextVectorization` an exported model starts with.
+
+    Args:
+        vocabulary: The corpus vocabulary, padding and `[UNK]` first.
+        level: "word" or "character".
+        standardize: A `TextVectorization` standardization or "none".
+    """
+    return keras.layers.TextVectorization(
+        vocabulary=list(vocabulary[2:]),
+        standardize=None if standardize == "none" else standardize,
+        split="character" if level == "character" else "whitespace",
+        output_mode="int",
+        name="text_vectorization",
+    )
+
+
+def language_compile(model, config, *, num_classes, total_steps=None):
+    """Cross-entropy on the vocabulary, with accuracy and perplexity.
+
+    keras-hub's `Perplexity` turns the mean cross-entropy into the number
+    the language-model literature reports; the task's default metrics
+    (macro F1 over every word) would cost more than they say.
+    """
+    del num_classes, total_steps
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras_hub.metrics.Perplexity(name="perplexity"),
+        ],
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+    return model
 
 
 # === Baselines ===
@@ -134,29 +216,73 @@ class NGramBaseline:
         return self.lam
 
 
-def baseline_perplexities(documents, *, vocabulary_size, context=1):
-    """Test perplexities of the unigram and the tuned bigram.
+def window_pairs(dataset, *, after=0):
+    """`(previous, target)` arrays of a split's windows: the token just
+    before each target (the context's last left id, or each step of a
+    sequence window) and the target, so baselines score the model's own
+    targets."""
+    previous, targets = [], []
+    for x, y in dataset.batch(4096):
+        x, y = np.asarray(x), np.asarray(y)
+        if y.ndim == 2:  # sequence windows: y[t] follows x[t]
+            previous.append(x.reshape(-1))
+            targets.append(y.reshape(-1))
+        else:
+            previous.append(x[:, x.shape[1] - after - 1])
+            targets.append(y)
+    if not targets:
+        return np.zeros(0, "int64"), np.zeros(0, "int64")
+    return np.concatenate(previous), np.concatenate(targets)
+
+
+def baseline_perplexities(
+    train_documents, *, vocabulary_size, validation_pairs, test_pairs
+):
+    """Test perplexities of the unigram and of the bigram tuned on validation.
 
     Args:
-        documents: `{"train", "validation", "test"}` lists of id arrays
-            (`bundle.extras["documents"]` of a corpus bundle).
+        train_documents: The training part's id arrays
+            (`bundle.extras["documents"]["train"]` of a corpus bundle).
         vocabulary_size: Size of the vocabulary, padding and `[UNK]` included.
-        context: Left-context length of the model compared with, so both
-            are scored on the same test targets.
+        validation_pairs, test_pairs: `(previous, target)` arrays
+            (`window_pairs` of the model's splits).
 
     Returns:
         `{"unigram_test_perplexity", "bigram_test_perplexity",
         "bigram_lambda"}`.
     """
-    baseline = NGramBaseline.fit(documents["train"], vocabulary_size=vocabulary_size)
-    baseline.tune(*adjacent_pairs(documents.get("validation", []), first=context))
-    previous, targets = adjacent_pairs(documents["test"], first=context)
+    baseline = NGramBaseline.fit(train_documents, vocabulary_size=vocabulary_size)
+    baseline.tune(*validation_pairs)
+    previous, targets = test_pairs
     return {
         "unigram_test_perplexity": perplexity(baseline.unigram_log_probs(targets)),
         "bigram_test_perplexity": perplexity(
             baseline.bigram_log_probs(previous, targets)
         ),
         "bigram_lambda": baseline.lam,
+    }
+
+
+def cloze_baseline_accuracy(baseline, left, right, targets):
+    """Accuracy of filling each gap with the word `w` that maximises
+    `P(w | left) * P(right | w)` under the bigram (both neighbours), and of
+    always answering the most frequent word (the unigram)."""
+    size = baseline.vocabulary_size
+    words = np.arange(1, size)
+    hits = 0
+    for before, after, target in zip(left, right, targets):
+        score = baseline.bigram_log_probs(
+            np.full(len(words), before), words
+        ) + baseline.bigram_log_probs(words, np.full(len(words), after))
+        hits += int(words[int(np.argmax(score))] == target)
+    counts = baseline.unigram_counts.copy()
+    counts[PADDING] = 0
+    most_frequent = int(np.argmax(counts))
+    return {
+        "bigram_test_accuracy": hits / max(len(targets), 1),
+        "unigram_test_accuracy": float(np.mean(np.asarray(targets) == most_frequent))
+        if len(targets)
+        else 0.0,
     }
 
 
@@ -223,142 +349,28 @@ def analogy(embeddings, vocabulary, a, b, c, *, k=10):
     return _neighbours(embeddings, vocabulary, vector, ids, k)
 
 
-# === Decoding ===
+def projector_files(embeddings, vocabulary, *, tensor_name="word_embeddings"):
+    """The TensorBoard Embedding Projector's files, as `{path: text}`.
 
-
-def _check_decoding(method, length, beam_width, top_k, temperature, vocabulary_size):
-    if method not in METHODS:
-        raise ConfigError(
-            f"Unknown decoding method {method!r}.{close_matches(method, METHODS)} "
-            f"Choose one of {', '.join(METHODS)}."
-        )
-    if int(length) < 1:
-        raise ConfigError(f"length must be >= 1 token, got {length}.")
-    if int(beam_width) < 1:
-        raise ConfigError(f"beam width must be >= 1, got {beam_width}.")
-    if method == "topk" and not 1 <= int(top_k) <= vocabulary_size:
-        raise ConfigError(
-            f"top_k must be between 1 and the vocabulary size {vocabulary_size}, "
-            f"got {top_k}."
-        )
-    if not float(temperature) > 0:
-        raise ConfigError(f"temperature must be > 0, got {temperature}.")
-
-
-def next_logits(model, *, window, banned=(PADDING, UNKNOWN)):
-    """The `next(prompt, cache, index)` function keras-hub's samplers call.
-
-    The model sees the `window` tokens before `index` (the prompt is
-    left-padded with that many padding ids) and answers next-token
-    probabilities: `(batch, vocabulary)`, or `(batch, steps, vocabulary)`
-    of which the last step counts (a recurrent generator). The log of them
-    are the logits; `banned` tokens get `BANNED_LOGIT`, so no decoder emits
-    padding or `[UNK]`, and `sequence_log_probability` scores the same
-    distribution.
+    `logs/embeddings.tsv` (one row of numbers per token) and
+    `logs/metadata.tsv` (one token per line; padding shown as `<pad>`), and
+    the `projector_config.pbtxt` naming them, written with TensorBoard's
+    own `ProjectorConfig` both in `logs/` (for `tensorboard --logdir
+    RUN/logs`) and in the run folder (for `--logdir RUN`): the projector
+    only reads files at or below its config.
     """
-    size = int(model.output_shape[-1])
-    penalty = np.zeros(size, "float32")
-    penalty[list(banned)] = BANNED_LOGIT
-    penalty = ops.convert_to_tensor(penalty)
-
-    def next_fn(prompt, cache, index):
-        batch = ops.shape(prompt)[0]
-        context = ops.slice(prompt, [0, index - window], [batch, window])
-        probabilities = ops.cast(model(context, training=False), "float32")
-        if len(probabilities.shape) == 3:
-            probabilities = probabilities[:, -1, :]
-        logits = ops.log(ops.maximum(probabilities, 1e-12)) + penalty
-        return logits, None, cache
-
-    return next_fn
-
-
-def _sampler(method, *, beam_width, top_k, temperature, seed):
-    import keras_hub
-
-    if method == "greedy":
-        return keras_hub.samplers.GreedySampler()
-    if method == "beam":
-        return keras_hub.samplers.BeamSampler(num_beams=int(beam_width))
-    return keras_hub.samplers.TopKSampler(
-        k=int(top_k), seed=seed, temperature=float(temperature)
+    matrix = np.asarray(embeddings, "float32")[: len(vocabulary)]
+    rows = "\n".join("\t".join(f"{value:.6g}" for value in row) for row in matrix)
+    labels = "\n".join(
+        "<pad>" if i == PADDING else str(word) for i, word in enumerate(vocabulary)
     )
-
-
-def generate(
-    model,
-    prompt_ids,
-    *,
-    length,
-    window,
-    method="greedy",
-    beam_width=5,
-    top_k=None,
-    temperature=1.0,
-    seed=None,
-    banned=(PADDING, UNKNOWN),
-):
-    """Continues a prompt with keras-hub's greedy, beam or top-k sampler.
-
-    Args:
-        model: A next-token model: `(batch, window)` ids to probabilities.
-        prompt_ids: The prompt's token ids (may be empty).
-        length: Tokens to generate.
-        window: Context tokens the model takes.
-        method: "greedy", "beam" (`beam_width` beams) or "topk" (sample
-            among the `top_k` likeliest (default 10), probabilities sharpened or
-            flattened by `temperature`).
-        seed: Seed of top-k sampling.
-        banned: Token ids never generated.
-
-    Returns:
-        The generated ids, an int array of `length`.
-
-    Example:
-    >>> ids = generate(model, [5, 9], length=20, window=3, method="beam")  # doctest: +SKIP
-    """
-    size = int(model.output_shape[-1])
-    top_k = min(DEFAULT_TOP_K, size) if top_k is None else top_k
-    _check_decoding(method, length, beam_width, top_k, temperature, size)
-    prompt_ids = [int(token) for token in prompt_ids]
-    start = window + len(prompt_ids)
-    tokens = np.zeros((1, start + int(length)), "int32")
-    tokens[0, window:start] = prompt_ids
-    mask = np.zeros(tokens.shape, bool)
-    mask[:, :start] = True
-    sampler = _sampler(
-        method, beam_width=beam_width, top_k=top_k, temperature=temperature, seed=seed
-    )
-    output = sampler(
-        next_logits(model, window=window, banned=banned),
-        ops.convert_to_tensor(tokens),
-        index=start,
-        mask=ops.convert_to_tensor(mask),
-    )
-    return np.asarray(keras.ops.convert_to_numpy(output))[0, start:]
-
-
-def sequence_log_probability(
-    model, prompt_ids, continuation, *, window, banned=(PADDING, UNKNOWN)
-):
-    """Natural-log probability of `continuation` after `prompt_ids`.
-
-    Scores every step of the continuation in one batch, under the
-    distribution the decoders draw from (`next_logits`). keras-hub's
-    samplers return tokens only (the beam sampler its beams' scores, the
-    others nothing), so decoders are compared with this.
-    """
-    tokens = np.r_[
-        np.zeros(window, "int32"), np.asarray(prompt_ids, "int32"), continuation
-    ].astype("int32")
-    start = window + len(prompt_ids)
-    steps = np.arange(start, len(tokens))
-    batch = np.stack([tokens[step - window : step] for step in steps])
-    next_fn = next_logits(model, window=window, banned=banned)
-    logits = next_fn(
-        ops.convert_to_tensor(np.c_[batch, np.zeros((len(batch), 1), "int32")]),
-        (),
-        window,
-    )[0]
-    log_probs = keras.ops.convert_to_numpy(ops.log_softmax(logits, axis=-1))
-    return float(np.sum(log_probs[np.arange(len(steps)), tokens[steps]]))
+    files = {"logs/embeddings.tsv": rows + "\n", "logs/metadata.tsv": labels + "\n"}
+    for where, prefix in (("logs/", ""), ("", "logs/")):
+        config = projector.ProjectorConfig()
+        embedding = config.embeddings.add()
+        embedding.tensor_name = tensor_name
+        embedding.tensor_path = f"{prefix}embeddings.tsv"
+        embedding.metadata_path = f"{prefix}metadata.tsv"
+        embedding.tensor_shape.extend(matrix.shape)
+        files[f"{where}projector_config.pbtxt"] = text_format.MessageToString(config)
+    return files

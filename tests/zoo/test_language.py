@@ -4,16 +4,18 @@ import keras
 import numpy as np
 import pytest
 
+from zoo.decoding import generate, sequence_log_probability
 from zoo.errors import ConfigError, UnknownNameError
 from zoo.language import (
+    ContextWindow,
     NGramBaseline,
     adjacent_pairs,
     analogy,
     baseline_perplexities,
-    generate,
+    cloze_baseline_accuracy,
     nearest_words,
     perplexity,
-    sequence_log_probability,
+    window_pairs,
 )
 
 # Token ids of the transition-table model: 0 padding, 1 [UNK], then words.
@@ -164,19 +166,50 @@ def test_unigram_and_bigram_are_distributions_and_bigram_fits_pairs():
 
 
 def test_baselines_score_the_model_s_targets_on_the_same_split():
-    documents = {
-        "train": [np.array([A, B, C, D] * 20)],
-        "validation": [np.array([A, B, C, D] * 5)],
-        "test": [np.array([A, B, C, D, E, 1])],
-    }
-    result = baseline_perplexities(documents, vocabulary_size=7, context=3)
-    # With 3 words of context the targets are D, E and [UNK] only.
-    previous, targets = adjacent_pairs(documents["test"], first=3)
+    import tensorflow as tf
+
+    train = [np.array([A, B, C, D] * 20)]
+    # Context windows of 3 before each target, as `datasets.corpus` makes.
+    test = np.array([A, B, C, D, E, 1])
+    contexts = np.stack([test[i - 3 : i] for i in range(3, 6)])
+    dataset = tf.data.Dataset.from_tensor_slices((contexts, test[3:]))
+    previous, targets = window_pairs(dataset)
     assert targets.tolist() == [D, E, 1] and previous.tolist() == [C, D, E]
+    validation = adjacent_pairs([np.array([A, B, C, D] * 5)])
+    result = baseline_perplexities(
+        train,
+        vocabulary_size=7,
+        validation_pairs=validation,
+        test_pairs=(previous, targets),
+    )
     assert result["bigram_lambda"] == pytest.approx(0.95)
-    assert result["unigram_test_perplexity"] > 1.0
-    uniform = perplexity(np.log(np.full(10, 1 / 6)))
-    assert uniform == pytest.approx(6.0)
+    baseline = NGramBaseline.fit(train, vocabulary_size=7)
+    expected = perplexity(baseline.bigram_log_probs(previous, targets, lam=0.95))
+    assert result["bigram_test_perplexity"] == pytest.approx(expected)
+    assert perplexity(np.log(np.full(10, 1 / 6))) == pytest.approx(6.0)
+    # Sequence windows pair every step with the token before it.
+    sequences = tf.data.Dataset.from_tensor_slices((test[None, :-1], test[None, 1:]))
+    previous, targets = window_pairs(sequences)
+    assert previous.tolist() == test[:-1].tolist()
+
+
+def test_cloze_baseline_uses_both_neighbours():
+    # "b" follows "a"; after "a" come "b" or "c" equally, but only "c" is
+    # followed by "d": a gap between "a" and "d" is "c".
+    train = [np.array([A, B, E, A, C, D, A, B, E, A, C, D])]
+    baseline = NGramBaseline.fit(train, vocabulary_size=7)
+    baseline.lam = 0.9
+    result = cloze_baseline_accuracy(baseline, [A, E], [D, C], [C, A])
+    assert result["bigram_test_accuracy"] == 1.0
+    assert result["unigram_test_accuracy"] == 0.5  # "a" is the most frequent
+
+
+def test_context_window_takes_the_last_or_first_ids():
+    ids = np.array([[5, 6, 7, 8, 0, 0], [9, 1, 0, 0, 0, 0]])
+    last = ContextWindow(3)(ids)
+    first = ContextWindow(3, side="first")(ids)
+    np.testing.assert_array_equal(last, [[6, 7, 8], [0, 9, 1]])
+    np.testing.assert_array_equal(first, [[5, 6, 7], [9, 1, 0]])
 
 
 def test_nearest_words_and_analogies_by_cosine():
