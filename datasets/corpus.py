@@ -322,7 +322,7 @@ def _bundle(encoded, windows, words, counts, *, info, facts, input_length):
         input_shape=(input_length,),
         num_classes=len(vocabulary),
         class_names=None,
-        task="multiclass",
+        task="token",
         info=info,
         extras={
             "vocabulary": vocabulary,

@@ -155,3 +155,9 @@ def sequence_log_probability(
     )[0]
     log_probs = keras.ops.convert_to_numpy(ops.log_softmax(logits, axis=-1))
     return float(np.sum(log_probs[np.arange(len(steps)), tokens[steps]]))
+
+
+def detokenize(ids, vocabulary, level):
+    """Text from token ids: words joined by spaces, characters by nothing."""
+    tokens = [str(vocabulary[int(i)]) for i in ids]
+    return ("" if level == "character" else " ").join(tokens)
