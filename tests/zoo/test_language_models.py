@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.helpers import run_model_test
 from zoo.datasets.corpus import corpus_bundle
@@ -79,7 +80,7 @@ def test_families_refuse_data_that_is_not_a_corpus():
 
 
 def test_the_exported_word_lm_reads_raw_text_with_its_vocabulary(tmp_path):
-    family, config = resolve_config("word_lm_tiny", max_tokens=None)
+    family, config = resolve_config("word_lm_tiny", {"max_tokens": None})
     bundle = corpus_bundle([TEXT], **family.data_options(config))
     bundle = family.adapt(config, bundle)
     network = build_for_bundle(family, config, bundle)
@@ -91,21 +92,23 @@ def test_the_exported_word_lm_reads_raw_text_with_its_vocabulary(tmp_path):
     ids = np.array([[vocabulary.index("queen"), vocabulary.index("is")]])
     expected = network.predict(ids, verbose=0)
     # Only the last two words count, in order, lower-cased and unpunctuated.
-    got = loaded.predict(np.array(["And the Queen is"]), verbose=0)
+    got = np.asarray(loaded(tf.constant(["And the Queen is"])))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert loaded.get_layer("text_vectorization").get_vocabulary() == vocabulary
 
 
 def test_the_exported_cloze_model_takes_both_sides(tmp_path):
-    family, config = resolve_config("cloze_tiny", max_tokens=None)
+    family, config = resolve_config("cloze_tiny", {"max_tokens": None})
     bundle = family.adapt(config, corpus_bundle([TEXT], **family.data_options(config)))
     network = build_for_bundle(family, config, bundle)
     exported = export_model(network, bundle)
     vocabulary = bundle.extras["vocabulary"]
     ids = np.array([[vocabulary.index("king"), vocabulary.index("dead")]])
-    got = exported.predict(
-        {"before": np.array(["long live the king"]), "after": np.array(["dead man"])},
-        verbose=0,
+    got = exported(
+        {
+            "before": tf.constant(["long live the king"]),
+            "after": tf.constant(["dead man"]),
+        }
     )
     np.testing.assert_allclose(got, network.predict(ids, verbose=0), rtol=1e-5)
 
