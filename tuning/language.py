@@ -41,8 +41,9 @@ class Generation:
 
 def _run_folder(run_dir):
     run_dir = os.fspath(run_dir)
+    # A search keeps its best model in best/ (its own logs/ holds trials').
     best = os.path.join(run_dir, "best")
-    if os.path.isdir(best) and not os.path.exists(os.path.join(run_dir, "logs")):
+    if os.path.isdir(best) and not os.path.exists(os.path.join(run_dir, "model.keras")):
         return best
     return run_dir
 
