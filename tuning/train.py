@@ -144,12 +144,19 @@ def export_model(model, preprocessing):
     """The network with its preprocessing in front and postprocessing behind:
     the model a user saves, which takes raw inputs and answers in their units."""
     if preprocessing is None or (
-        preprocessing.layer is None and preprocessing.postprocessor is None
+        preprocessing.layer is None
+        and preprocessing.export_front is None
+        and preprocessing.postprocessor is None
     ):
         return model
-    if preprocessing.layer is not None:
+    if preprocessing.layer is not None or preprocessing.export_front is not None:
         raw = preprocessing.raw_inputs()
-        outputs = model(preprocessing.layer(raw))
+        x = raw
+        if preprocessing.export_front is not None:
+            x = preprocessing.export_front(x)
+        if preprocessing.layer is not None:
+            x = preprocessing.layer(x)
+        outputs = model(x)
     else:
         raw = keras.Input(shape=model.input_shape[1:], name="inputs")
         outputs = model(raw)
@@ -160,15 +167,13 @@ def export_model(model, preprocessing):
 
 def evaluate_model(network, prepared, batch_size, run_dir):
     """Test metrics named as Keras names them, with a `test_` prefix, and
-    the family's own (baselines), which it computes with the exported model
-    on the raw data; writes the family's pictures and files."""
+    the family's own (baselines); writes the family's pictures and files."""
     results = network.evaluate(
         prepared.bundle.batches("test", batch_size), return_dict=True, verbose=0
     )
     metrics = {f"test_{k}": float(v) for k, v in results.items()}
     if prepared.family.evaluate is not None:
-        exported = export_model(network, prepared.preprocessing)
-        evaluation = prepared.family.evaluate(exported, prepared.config, prepared.raw)
+        evaluation = prepared.family.evaluate(network, prepared.config, prepared.bundle)
         metrics.update(evaluation.metrics)
         write_evaluation(evaluation, run_dir)
     return metrics

@@ -5,7 +5,6 @@ the box baselines of `zoo.detection_metrics` beside them, and draws
 `boxes.png`. Returns a `zoo.registry.Evaluation`; the runner writes it.
 """
 
-import keras
 import numpy as np
 
 from zoo.box_drawing import box_grid
@@ -28,19 +27,12 @@ def split_arrays(bundle, split="test", batch_size=256):
     return np.concatenate(images), np.concatenate(targets)
 
 
-def _network(model):
-    """The network inside an exported model, or the model itself."""
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return nested[0] if nested else model
-
-
 def evaluate_boxes(model, config, bundle, *, localizer: bool) -> Evaluation:
     """Test metrics, baselines and `boxes.png` for a box model.
 
     Args:
-        model: The exported model (network, then the box decoder); scored on
-            the network's prediction slots (`zoo.boxes`), decoded here with
-            the low threshold mAP needs.
+        model: The trained network answering prediction slots (`zoo.boxes`),
+            decoded here with the low threshold mAP needs.
         config: Its config (`max_detections`, `iou_threshold`,
             `score_threshold` for the detector; `score_threshold` for both).
         bundle: The `image_boxes` bundle.
@@ -48,7 +40,7 @@ def evaluate_boxes(model, config, bundle, *, localizer: bool) -> Evaluation:
     """
     num_classes, names = bundle.num_classes, bundle.class_names
     images, targets = split_arrays(bundle, "test")
-    slots = _network(model).predict(images, batch_size=64, verbose=0)
+    slots = model.predict(images, batch_size=64, verbose=0)
     decoder = DecodeDetections(
         num_classes,
         max_detections=1 if localizer else config.max_detections,

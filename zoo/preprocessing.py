@@ -20,6 +20,11 @@ class Preprocessing:
     Attributes:
         layer: Raw inputs -> network inputs (a Keras layer or model taking
             a batch). None when the network takes raw inputs itself.
+        export_front: `front(raw inputs) -> inputs of layer` that only the
+            exported model carries, for data the loader already encoded: the
+            corpus loader cuts windows from whole token streams, which no
+            per-example map can do, so the saved model tokenises raw text
+            with the same fitted vocabulary in front. None otherwise.
         raw_inputs: `raw_inputs() -> keras.Input` or a dict of them: the
             inputs of the exported model. Needed with `layer`.
         input_shape: Shape of one network input after `layer`.
@@ -38,6 +43,7 @@ class Preprocessing:
     """
 
     layer: Any = None
+    export_front: Callable | None = None
     raw_inputs: Callable | None = None
     input_shape: tuple | None = None
     target_layer: Callable | None = None

@@ -46,10 +46,11 @@ class Family:
             callbacks, **kwargs) -> dict` for families that train in phases,
             or None for plain `model.fit`.
         evaluate: `evaluate(model, config, bundle) -> Evaluation`, given the
-            exported model (raw inputs in, the user's units out) and the raw
-            `DataBundle`: extra test metrics (baselines beside the model's)
-            and the pictures and files to write; the runner writes them.
-            None when Keras' own test metrics say it all.
+            trained network and the preprocessed `DataBundle` (facts of the
+            fitted preprocessing, a forecast's scale, are in `bundle.info`):
+            extra test metrics (baselines beside the model's) and the
+            pictures and files to write; the runner writes them. None when
+            Keras' own test metrics say it all.
         initialize: `initialize(model, config, preprocessing)` sets weights
             that come from the fitted preprocessing (pretrained word vectors
             laid out by the vocabulary), or None.

@@ -37,6 +37,9 @@ _LOADER = textwrap.dedent(
         job = json.loads(line)
         try:
             model = keras.saving.load_model(job["path"], safe_mode=True)
+            if job["inputs"] is None:
+                print(json.dumps({"ok": True}), flush=True)
+                continue
             def array(values):
                 values = np.asarray(values)
                 return tf.constant(values) if values.dtype.kind == "U" else values
@@ -116,7 +119,9 @@ def test_tiny_variant(name, tmp_path, fresh_loader):
     model = build_for_bundle(family, config, bundle, prepared.preprocessing)
     output = model(_first(bundle.test, 2), training=False)
     output = output[0] if isinstance(output, list | tuple) else output
-    assert tuple(output.shape) == _expected_shape(bundle, config, model)
+    expected = _expected_shape(bundle, config, model)
+    assert len(output.shape) == len(expected)
+    assert all(e is None or e == o for e, o in zip(expected, output.shape))
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(output)))
 
     family.compile(model, config, num_classes=bundle.num_classes, total_steps=1)
@@ -129,10 +134,16 @@ def test_tiny_variant(name, tmp_path, fresh_loader):
     exported = export_model(model, prepared.preprocessing)
     path = tmp_path / f"{name}.keras"
     exported.save(path)
-    raw = _first(prepared.raw.test, 2)
-    expected = exported.predict(raw, verbose=0)
-    expected = expected[0] if isinstance(expected, list | tuple) else expected
-    answer = fresh_loader(path, _jsonable(raw), np.asarray(expected).tolist())
+    preprocessing = prepared.preprocessing
+    if preprocessing is not None and preprocessing.export_front is not None:
+        # The loader encoded these examples already (corpus windows): the
+        # fresh process checks the safe load; the family's tests feed text.
+        answer = fresh_loader(path, None, None)
+    else:
+        raw = _first(prepared.raw.test, 2)
+        expected = exported.predict(raw, verbose=0)
+        expected = expected[0] if isinstance(expected, list | tuple) else expected
+        answer = fresh_loader(path, _jsonable(raw), np.asarray(expected).tolist())
     assert answer == {"ok": True}, answer
 
 

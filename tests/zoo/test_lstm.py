@@ -209,8 +209,7 @@ def test_forecaster_beats_persistence_in_original_units(tmp_path):
     model = build_lstm_forecaster(config, input_shape=bundle.input_shape)
     get_family("lstm_forecaster").compile(model, config, num_classes=None)
     model.fit(bundle.batches("train", 32), epochs=15, verbose=0)
-    exported = export_model(model, preprocessing)
-    evaluation = evaluate_forecaster(exported, config, raw)
+    evaluation = evaluate_forecaster(model, config, bundle)
     metrics = evaluation.metrics
     write_evaluation(evaluation, str(tmp_path))
     # A sine is easy to forecast and persistence is poor on it.
@@ -226,8 +225,8 @@ def test_untrained_change_model_equals_persistence(tmp_path):
     config = resolve_config("lstm_forecaster_tiny", window=25, horizon=1)[1]
     model = build_lstm_forecaster(config, input_shape=raw.input_shape)
     model.get_layer("predictions").set_weights([np.zeros((4, 1)), np.zeros(1)])
-    exported = export_model(model, adapt_forecaster(config, raw))
-    metrics = evaluate_forecaster(exported, config, raw).metrics
+    bundle = preprocess(raw, adapt_forecaster(config, raw))
+    metrics = evaluate_forecaster(model, config, bundle).metrics
     assert metrics["test_rmse_original"] == pytest.approx(
         metrics["persistence_test_rmse_original"], rel=1e-5
     )

@@ -145,7 +145,11 @@ def adapt_forecaster(config, bundle):
         postprocessor=keras.layers.Rescaling(
             target_std, offset=target_mean, name="to_original_units"
         ),
-        info={"scaling": "standard, fitted on the training rows"},
+        info={
+            "scaling": "standard, fitted on the training rows",
+            "target_mean": target_mean,
+            "target_std": target_std,
+        },
     )
 
 
@@ -164,16 +168,20 @@ def _collect(dataset):
 def evaluate_forecaster(model, config, bundle):
     """Test RMSE/MAE in original units, the persistence baseline's, and a plot.
 
-    `model` is the exported forecaster (raw windows in, the series' units
-    out) and `bundle` the raw windows. Persistence repeats the last observed
-    target value for every horizon step, on exactly the same test windows.
+    `bundle` holds scaled windows; its `info` the target's scale. Persistence
+    repeats the last observed target value for every horizon step, on
+    exactly the test windows the model sees.
     """
     windows, targets = _collect(bundle.test)
-    truth = np.asarray(targets, "float64")
-    forecast = np.asarray(model.predict(windows, verbose=0, batch_size=256), "float64")
-    persistence = np.repeat(windows[:, -1, :1], targets.shape[1], axis=1).astype(
-        "float64"
-    )
+    predictions = model.predict(windows, verbose=0, batch_size=256)
+    mean, std = bundle.info["target_mean"], bundle.info["target_std"]
+
+    def original(values):
+        return np.asarray(values, "float64") * std + mean
+
+    truth = original(targets)
+    forecast = original(predictions)
+    persistence = original(np.repeat(windows[:, -1, :1], targets.shape[1], axis=1))
     metrics = {}
     for name, values in (("test", forecast), ("persistence_test", persistence)):
         error = values - truth
