@@ -132,13 +132,7 @@ class SentenceEncoder:
         Padding to `max_sequence_length` would make short texts cost as much
         as long ones; the trim keeps them exact (the mask covers the rest).
         """
-        packed = self.preprocessor(tf.constant(list(texts), tf.string))
-        length = tf.reduce_max(
-            tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), 1)
-        )
-        return {
-            key: tf.cast(value[:, :length], tf.int32) for key, value in packed.items()
-        }
+        return self._pack(tf.constant(list(texts), tf.string))
 
     def _pool(self, token_ids, padding_mask, segment_ids):
         sequence = self.backbone(
@@ -165,12 +159,18 @@ class SentenceEncoder:
         return vectors.numpy().astype("float32")
 
     def encode(self, texts, batch_size: int = 64) -> np.ndarray:
-        """`(len(texts), dim)` float32 unit vectors, batched through tf.data."""
+        """`(len(texts), dim)` float32 unit vectors.
+
+        Tokenizes eagerly, batch by batch: for queries and small lists that
+        is faster than tracing a tf.data pipeline; a corpus goes through
+        `dataset` (see `tuning.indexing`).
+        """
         texts = [str(text) for text in texts]
         if not texts:
             return np.zeros((0, self.dim), "float32")
         batches = [
-            self.encode_batch(packed) for packed in self.dataset(texts, batch_size)
+            self.encode_batch(self.tokenize(texts[start : start + batch_size]))
+            for start in range(0, len(texts), batch_size)
         ]
         return np.concatenate(batches)
 
@@ -179,11 +179,11 @@ class SentenceEncoder:
         return (
             tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string))
             .batch(batch_size)
-            .map(self._tokenize_graph, num_parallel_calls=tf.data.AUTOTUNE)
+            .map(self._pack, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE)
         )
 
-    def _tokenize_graph(self, texts):
+    def _pack(self, texts):
         packed = self.preprocessor(texts)
         length = tf.reduce_max(
             tf.reduce_sum(tf.cast(packed["padding_mask"], tf.int32), 1)
@@ -214,7 +214,13 @@ class SentenceEncoder:
         ids = [int(i) for i in np.asarray(token_ids) if int(i) != 0]
         return [self.tokenizer.id_to_token(i) for i in ids]
 
+    @functools.cached_property
+    def _embedding_table(self) -> np.ndarray:
+        # One copy: converting the (vocabulary, dim) table per call would
+        # dominate a loop over thousands of sentences.
+        table = self.backbone.get_layer("token_embedding").embeddings
+        return keras.ops.convert_to_numpy(table)
+
     def static_embeddings(self, token_ids) -> np.ndarray:
         """The input (token) embedding rows: the same in every context."""
-        table = self.backbone.get_layer("token_embedding").embeddings
-        return keras.ops.convert_to_numpy(table)[np.asarray(token_ids)]
+        return self._embedding_table[np.asarray(token_ids)]
