@@ -26,7 +26,8 @@ import os
 
 import pandas as pd
 
-from datasets.text import DATA_DIR, TEXT_FILE_EXTENSIONS, TEXT_NAMES, _open_text
+from zoo.datasets.text import DATA_DIR, TEXT_FILE_EXTENSIONS, TEXT_NAMES, _open_text
+from zoo.datasets.wordnet import read_synsets
 from zoo.errors import DataError, close_matches
 
 EMBEDDED_CORPORA = ("rotten_tomatoes", "wordnet_glosses")
@@ -45,8 +46,6 @@ def _base_extension(path: str) -> str:
 def _embedded(name: str) -> pd.DataFrame:
     if name == "rotten_tomatoes":
         return read_corpus(os.path.join(DATA_DIR, "rotten_tomatoes.csv.gz"))
-    from datasets.wordnet import read_synsets
-
     synsets = read_synsets()
     return pd.DataFrame(
         {

@@ -10,7 +10,7 @@ import argparse
 import os
 import time
 
-from datasets.wordnet import read_synsets, sense_examples
+from zoo.datasets.wordnet import read_synsets, sense_examples
 from zoo.minilm import SentenceEncoder
 from zoo.word_senses import sense_separation
 

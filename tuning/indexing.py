@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from datasets.corpus import read_corpus
+from zoo.datasets.corpus import read_corpus
 from zoo.errors import ConfigError, ZooError
 from zoo.minilm import SentenceEncoder
 from zoo.semantic_index import (

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from zoo.errors import ConfigError, ZooError
+from zoo.errors import ConfigError, ZooError, unknown_name
 
 INDEX_KINDS = ("flat", "ivf", "hnsw")
 # FAISS' k-means wants about 39 training points per cell.
@@ -48,8 +48,6 @@ def import_faiss():
 def check_index_options(kind: str, nlist: int | None, hnsw_m: int) -> None:
     """Raises `ConfigError` for an unknown kind or impossible sizes."""
     if kind not in INDEX_KINDS:
-        from zoo.errors import unknown_name
-
         raise unknown_name("index kind", kind, INDEX_KINDS)
     if nlist is not None and nlist < 1:
         raise ConfigError(f"nlist must be >= 1, got {nlist}.")

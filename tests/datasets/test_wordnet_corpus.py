@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from datasets.corpus import read_corpus
-from datasets.wordnet import gloss_retrieval_set, read_synsets, sense_examples
+from zoo.datasets.corpus import read_corpus
+from zoo.datasets.wordnet import gloss_retrieval_set, read_synsets, sense_examples
 from zoo.errors import DataError
 
 LINES = [

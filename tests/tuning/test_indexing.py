@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning.indexing import IndexOptions, SemanticIndex, build_index_folder, search
 from zoo.errors import ZooError
 from zoo.minilm import SentenceEncoder
 from zoo.semantic_index import build_index, recall_at_k, search_vectors
+from zoo.tuning.indexing import IndexOptions, SemanticIndex, build_index_folder, search
 
 TEXTS = [
     "the cat sat on the mat",

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, unknown_name
 
 
 class Optimizer:
@@ -153,6 +153,4 @@ def make_optimizer(name: str, learning_rate: float, **kwargs) -> Optimizer:
         return SGD(learning_rate, nesterov=name == "nesterov", **kwargs)
     if name == "adam":
         return Adam(learning_rate, **kwargs)
-    from zoo.errors import unknown_name
-
     raise unknown_name("optimizer", name, OPTIMIZERS)

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from zoo.compile import make_optimizer
+from zoo.compile import make_optimizer, optimizer_options
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
 from zoo.registry import Evaluation, Family, register_family, register_model
@@ -568,7 +568,9 @@ def compile_joint_vae(model, config, *, num_classes=None, total_steps=None):
     """Adam at 5e-4 (the paper's) by default, and the model's own loss."""
     del num_classes, total_steps
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        optimizer=make_optimizer(
+            config.optimizer, config.learning_rate, **optimizer_options(config)
+        ),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
