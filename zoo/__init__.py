@@ -28,6 +28,9 @@ _API = {
     "ZooHyperModel": ("zoo.tuning.hypermodel", "ZooHyperModel"),
     "CallbackOptions": ("zoo.tuning.callbacks", "CallbackOptions"),
     "make_callbacks": ("zoo.tuning.callbacks", "make_callbacks"),
+    "build_index": ("zoo.tuning.indexing", "build_index_folder"),
+    "search": ("zoo.tuning.indexing", "search"),
+    "SemanticIndex": ("zoo.tuning.indexing", "SemanticIndex"),
 }
 
 

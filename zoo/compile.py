@@ -61,6 +61,13 @@ def make_optimizer(name, learning_rate, **kwargs):
     )
 
 
+def optimizer_options(config):
+    """Keyword arguments the config implies for its optimizer (SGD's momentum)."""
+    if str(config.optimizer).lower() != "sgd":
+        return {}
+    return {"momentum": config.momentum, "nesterov": config.nesterov}
+
+
 def default_compile(model, config, *, num_classes, total_steps=None):
     """Compiles with the config's optimizer and the task's loss and metrics.
 
@@ -74,7 +81,9 @@ def default_compile(model, config, *, num_classes, total_steps=None):
     """
     del total_steps
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        optimizer=make_optimizer(
+            config.optimizer, config.learning_rate, **optimizer_options(config)
+        ),
         loss=task_loss(num_classes),
         metrics=task_metrics(num_classes),
         jit_compile=config.jit_compile,

@@ -19,12 +19,17 @@ class BaseConfig:
             families and slows others, so each family sets its measured default.
         steps_per_execution: Passed to `model.compile`; batches run per call
             into the compiled training function.
+        momentum: SGD's momentum (0 is vanilla SGD); used when `optimizer`
+            is "sgd", so "SGD vs momentum vs Adam" is one compare file.
+        nesterov: Nesterov momentum for SGD.
     """
 
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     jit_compile: bool = False
     steps_per_execution: int = 1
+    momentum: float = 0.0
+    nesterov: bool = False
 
     def validate(self):
         """Raises `ConfigError` for impossible values. Families extend this."""
@@ -36,6 +41,10 @@ class BaseConfig:
         if self.steps_per_execution < 1:
             raise ConfigError(
                 f"steps_per_execution must be >= 1, got {self.steps_per_execution}."
+            )
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(
+                f"momentum must be in [0, 1), got {self.momentum}; 0.9 is usual."
             )
 
 

@@ -18,7 +18,13 @@ import keras_hub
 from keras import ops
 
 from zoo import bert_encoders
-from zoo.compile import make_optimizer, output_head, task_loss, task_metrics
+from zoo.compile import (
+    make_optimizer,
+    optimizer_options,
+    output_head,
+    task_loss,
+    task_metrics,
+)
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError
 from zoo.registry import Family, register_family, register_model
@@ -356,7 +362,7 @@ def compile_bert_classifier(model, config, *, num_classes, total_steps=None):
             warmup_steps=int(round(config.warmup_fraction * total_steps)),
             total_steps=total_steps,
         )
-    kwargs = {}
+    kwargs = optimizer_options(config)
     if config.optimizer == "adamw":
         kwargs["weight_decay"] = config.weight_decay
     optimizer = make_optimizer(config.optimizer, learning_rate, **kwargs)

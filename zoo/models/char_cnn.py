@@ -25,7 +25,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from zoo.compile import make_optimizer, output_head, task_loss, task_metrics
+from zoo.compile import (
+    make_optimizer,
+    optimizer_options,
+    output_head,
+    task_loss,
+    task_metrics,
+)
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, DataError
 from zoo.preprocessing import Preprocessing
@@ -332,7 +338,7 @@ def build_char_cnn(config, *, input_shape, num_classes):
 def compile_char_cnn(model, config, *, num_classes, total_steps=None):
     """SGD with momentum (the paper's recipe); the halving is applied by `fit_char_cnn`."""
     del total_steps
-    kwargs = {"momentum": config.momentum} if config.optimizer == "sgd" else {}
+    kwargs = optimizer_options(config)
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.learning_rate, **kwargs),
         loss=task_loss(num_classes),

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from zoo.compile import make_optimizer
+from zoo.compile import make_optimizer, optimizer_options
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError
 from zoo.joint_vae_analysis import evaluate_joint_vae
@@ -670,7 +670,9 @@ def compile_joint_vae(model, config, *, num_classes=None, total_steps=None):
     """Adam at 5e-4 (the paper's) by default, and the model's own loss."""
     del num_classes, total_steps
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        optimizer=make_optimizer(
+            config.optimizer, config.learning_rate, **optimizer_options(config)
+        ),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )

@@ -1,0 +1,1 @@
+"""From-scratch fundamentals: autodiff, optimizers, worked examples."""
