@@ -151,7 +151,7 @@ def _digit_canvases(
 @register_dataset("digit_boxes", kind=KIND)
 def load_digit_boxes(
     *,
-    size=3000,
+    size=5000,
     image_size=None,
     canvas=64,
     scale=(20, 40),
