@@ -189,6 +189,7 @@ def tune(
         seed=seed,
         replace_space=replace_space,
     )
+    hypermodel.feature_cache_dir = os.path.join(run_dir, "feature_cache")
     epochs = hypermodel.epochs
     base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
     objective = objective or default_objective(base_bundle.task)
