@@ -63,7 +63,7 @@ class CacheSettings:
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT
 
 
-_SETTINGS = contextvars.ContextVar("zoo_feature_cache", default=CacheSettings())
+_SETTINGS = contextvars.ContextVar("zoo_feature_cache", default=None)
 
 
 @contextlib.contextmanager
@@ -74,7 +74,7 @@ def settings(**changes):
     >>> with settings(directory="runs/vgg/feature_cache", augmented=False):
     ...     pass
     """
-    token = _SETTINGS.set(dataclasses.replace(_SETTINGS.get(), **changes))
+    token = _SETTINGS.set(dataclasses.replace(current_settings(), **changes))
     try:
         yield
     finally:
@@ -82,7 +82,8 @@ def settings(**changes):
 
 
 def current_settings():
-    return _SETTINGS.get()
+    """The `CacheSettings` in force (the defaults outside `settings`)."""
+    return _SETTINGS.get() or CacheSettings()
 
 
 # === Splitting the model ===
