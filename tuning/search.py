@@ -33,6 +33,7 @@ script can use it directly (tested in tests/tuning/test_search.py):
 
 import dataclasses
 import os
+import shutil
 import warnings
 
 import keras
@@ -258,6 +259,8 @@ def tune(
         results = results_frame(search)
         write_frame_csv(os.path.join(run_dir, "results.csv"), results)
         best_metrics, best_values = _save_best(search, hypermodel, run_dir, results)
+        # Kept through the search (every trial reads it), not after.
+        shutil.rmtree(hypermodel.feature_cache_dir, ignore_errors=True)
         if report:
             _write_report(run_dir)
     return TuneResult(run_dir, results, best_metrics, best_values, search)
