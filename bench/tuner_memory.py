@@ -59,7 +59,6 @@ def main():
         max_trials=args.trials,
         epochs=1,
         space=space,
-        replace_space=True,
         callbacks=CallbackOptions(tensorboard=False, early_stopping_patience=0),
         report=False,
     )

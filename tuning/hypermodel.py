@@ -21,7 +21,7 @@ from zoo.config import apply_overrides, config_to_dict
 from zoo.errors import ConfigError, close_matches
 from zoo.registry import build_for_bundle, resolve_config
 from zoo.tuning.spaces import TRAINING_KEYS, TRAINING_SPACE, define, family_overrides
-from zoo.tuning.train import fit_inputs, prepare
+from zoo.tuning.train import cache_settings, fit_inputs, prepare
 
 
 class ZooHyperModel(kt.HyperModel):
@@ -64,6 +64,8 @@ class ZooHyperModel(kt.HyperModel):
         self.epochs = epochs or self.family.epochs
         self._bundles = {}
         self._current = None
+        # Frozen-backbone features shared by the trials (set by `tune`).
+        self.feature_cache_dir = None
         if replace_space and not self.space:
             raise ConfigError(
                 "--replace-space needs a --space to search; give one or drop --replace-space."
@@ -160,10 +162,11 @@ class ZooHyperModel(kt.HyperModel):
             args = (train,)
             for key, value in inputs.items():
                 kwargs.setdefault(key, value)
-        if self.family.fit is not None:
-            history = self.family.fit(model, config, *args, **kwargs)
-        else:
-            history = model.fit(*args, **kwargs).history
+        with cache_settings(bundle, self.feature_cache_dir):
+            if self.family.fit is not None:
+                history = self.family.fit(model, config, *args, **kwargs)
+            else:
+                history = model.fit(*args, **kwargs).history
         _fail_on_nan(history)
         # A History, not its dict: KerasTuner scores a History by its best
         # epoch, but would average a dict of per-epoch lists over all epochs.

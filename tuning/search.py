@@ -33,6 +33,7 @@ script can use it directly (tested in tests/tuning/test_search.py):
 
 import dataclasses
 import os
+import shutil
 import warnings
 
 import keras
@@ -189,6 +190,7 @@ def tune(
         seed=seed,
         replace_space=replace_space,
     )
+    hypermodel.feature_cache_dir = os.path.join(run_dir, "feature_cache")
     epochs = hypermodel.epochs
     base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
     objective = objective or default_objective(base_bundle.task)
@@ -257,6 +259,8 @@ def tune(
         results = results_frame(search)
         write_frame_csv(os.path.join(run_dir, "results.csv"), results)
         best_metrics, best_values = _save_best(search, hypermodel, run_dir, results)
+        # Kept through the search (every trial reads it), not after.
+        shutil.rmtree(hypermodel.feature_cache_dir, ignore_errors=True)
         if report:
             _write_report(run_dir)
     return TuneResult(run_dir, results, best_metrics, best_values, search)

@@ -15,6 +15,7 @@ import time
 import keras
 import numpy as np
 
+from zoo import feature_cache
 from zoo.config import config_to_dict
 from zoo.datasets.base import load_data
 from zoo.errors import ConfigError, ZooError
@@ -202,13 +203,32 @@ def fit_inputs(model, bundle, batch_size, *, seed=0):
 
 
 def fit_model(
-    model, family, config, bundle, *, epochs, batch_size, callbacks, seed=0, verbose=1
+    model,
+    family,
+    config,
+    bundle,
+    *,
+    epochs,
+    batch_size,
+    callbacks,
+    seed=0,
+    verbose=1,
+    cache_dir=None,
 ):
     train_batches, kwargs = fit_inputs(model, bundle, batch_size, seed=seed)
     kwargs.update(epochs=epochs, callbacks=callbacks, verbose=verbose)
-    if family.fit is not None:
-        return family.fit(model, config, train_batches, **kwargs)
-    return model.fit(train_batches, **kwargs).history
+    with cache_settings(bundle, cache_dir):
+        if family.fit is not None:
+            return family.fit(model, config, train_batches, **kwargs)
+        return model.fit(train_batches, **kwargs).history
+
+
+def cache_settings(bundle, directory):
+    """What `zoo.feature_cache` must know of the data: whether the training
+    inputs are augmented, and where features too big for memory go."""
+    return feature_cache.settings(
+        augmented=bool(bundle.info.get("augment")), directory=directory
+    )
 
 
 def train(
@@ -364,6 +384,7 @@ def train(
             callbacks=callback_list,
             seed=seed,
             verbose=verbose,
+            cache_dir=os.path.join(run_dir, "feature_cache"),
         )
     train_seconds = time.perf_counter() - started
     nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
@@ -392,6 +413,7 @@ def train(
     record["epochs_run"] = len(history)
     write_json(config_path, record)
     shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    shutil.rmtree(os.path.join(run_dir, "feature_cache"), ignore_errors=True)
     if not writer:
         shutil.rmtree(run_dir, ignore_errors=True)
     return TrainResult(

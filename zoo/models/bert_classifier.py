@@ -17,7 +17,7 @@ import keras
 import keras_hub
 from keras import ops
 
-from zoo import bert_encoders
+from zoo import bert_encoders, feature_cache
 from zoo.compile import (
     make_optimizer,
     optimizer_options,
@@ -143,6 +143,9 @@ class BertClassifierConfig(BaseConfig):
         num_layers, hidden_dim, num_heads, intermediate_dim: Size of the
             random encoder.
         seed: Seed of the random encoder's and head's initializers.
+        feature_cache: With a frozen encoder, compute the sentence
+            embeddings once per split and train the head on them
+            (`zoo.feature_cache`; the encoder then runs with dropout off).
     """
 
     optimizer: str = "adamw"
@@ -163,6 +166,7 @@ class BertClassifierConfig(BaseConfig):
     num_heads: int = 2
     intermediate_dim: int = 32
     seed: int | None = None
+    feature_cache: bool = True
 
     def validate(self):
         super().validate()
@@ -335,6 +339,8 @@ def build_bert_classifier(config, *, input_shape=(), num_classes=2):
         x = MaskedMeanPooling(name="mean_pooling")(sequence, mask)
     else:
         x = pooled
+    # A frozen encoder's sentence embedding is computed once (zoo.feature_cache).
+    x = feature_cache.mark_features(x)
     seed = config.seed
     if config.dropout_rate > 0:
         x = keras.layers.Dropout(config.dropout_rate, seed=seed, name="head_dropout")(x)
@@ -378,6 +384,13 @@ def compile_bert_classifier(model, config, *, num_classes, total_steps=None):
     return model
 
 
+def fit_bert_classifier(model, config, train, **kwargs):
+    """`model.fit`, with a frozen encoder's embeddings computed once per split."""
+    return feature_cache.fit_head(
+        model, train, enabled=config.feature_cache, **kwargs
+    ).history
+
+
 # Frozen encoders train only a head, which wants a ~100x larger rate than
 # fine-tuning: each mode has its own learning-rate range.
 SEARCH_SPACE = {
@@ -412,6 +425,7 @@ register_family(
         config_class=BertClassifierConfig,
         build=build_bert_classifier,
         compile=compile_bert_classifier,
+        fit=fit_bert_classifier,
         data_kind="text",
         default_data="rotten_tomatoes",
         epochs=3,

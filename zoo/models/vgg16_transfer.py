@@ -16,6 +16,7 @@ import os
 import keras
 from keras import ops
 
+from zoo import feature_cache
 from zoo.compile import default_compile, output_head
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, ZooError
@@ -182,6 +183,9 @@ class VGG16TransferConfig(BaseConfig):
         fine_tune_epochs: Epochs of phase 2 (0: no fine-tuning).
         fine_tune_blocks: Top blocks unfrozen for phase 2 (1..5).
         fine_tune_learning_rate: Learning rate of phase 2.
+        feature_cache: Compute a frozen base's outputs once per split and
+            train the head on them (`zoo.feature_cache`); no effect when the
+            base trains or the images are augmented.
     """
 
     learning_rate: float = 1e-3
@@ -196,6 +200,7 @@ class VGG16TransferConfig(BaseConfig):
     fine_tune_epochs: int = 0
     fine_tune_blocks: int = 1
     fine_tune_learning_rate: float = 1e-5
+    feature_cache: bool = True
 
     def validate(self):
         super().validate()
@@ -271,6 +276,7 @@ def build_vgg16_transfer(config, *, input_shape, num_classes):
     x = VGG16Preprocess(name="vgg16_preprocess")(inputs)
     # training=False keeps the base in inference mode even when unfrozen, as the Keras guide advises.
     x = base(x, training=False)
+    x = feature_cache.mark_features(x)
     if config.head_batch_norm:
         # Momentum 0.9, not 0.99: the moving statistics must settle within the
         # first epoch, or validation sees features scaled by the initial variance.
@@ -298,7 +304,7 @@ def fine_tune(
     """The two training phases, logged as one history.
 
     Phase 1 trains up to epoch `epochs` with the base as configured (frozen by
-    default). Phase 2, when `config.fine_tune_epochs > 0`, unfreezes the top
+    default; a frozen base on un-augmented images runs once, `zoo.feature_cache`). Phase 2, when `config.fine_tune_epochs > 0`, unfreezes the top
     `fine_tune_blocks` blocks, recompiles with `fine_tune_learning_rate` and
     continues with `initial_epoch` where phase 1 ended, up to epoch
     `epochs + fine_tune_epochs`. A resumed run (whose backup already lies
@@ -316,12 +322,16 @@ def fine_tune(
             [phase] * len(result.history.get("loss", []))
         )
 
-    phase_one = model.fit(
+    # A frozen base on un-augmented images gives the same features every
+    # epoch: computed once, the head trains on them (zoo.feature_cache).
+    phase_one = feature_cache.fit_head(
+        model,
         train,
         validation_data=validation_data,
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=callbacks,
+        enabled=config.feature_cache,
         **kwargs,
     )
     record(phase_one, 1)
