@@ -44,6 +44,7 @@ from zoo.semantic_index import (
 )
 
 MANIFEST_VERSION = 1
+RESULT_COLUMNS = ("query", "rank", "score", "doc_id")
 
 
 def _atomic(path: str, write) -> None:
@@ -316,6 +317,10 @@ class SemanticIndex:
         for query, row_scores, row_ids in zip(queries, scores, ids):
             found = row_ids >= 0
             hits = self.documents.iloc[row_ids[found]].reset_index(drop=True)
+            # A metadata column named like a result column keeps a prefix.
+            hits = hits.rename(
+                columns={c: f"meta_{c}" for c in RESULT_COLUMNS if c in hits.columns}
+            )
             hits.insert(0, "doc_id", row_ids[found])
             hits.insert(0, "score", row_scores[found])
             hits.insert(0, "rank", np.arange(1, found.sum() + 1))
