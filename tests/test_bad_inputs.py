@@ -694,6 +694,64 @@ CLI_CASES = [
     ),
 ]
 
+
+def _saved_runs(tmp_path):
+    """A killed train run and a killed and a finished search of mlp_tiny on iris."""
+    spec = {
+        "model": "mlp_tiny",
+        "data": "iris",
+        "overrides": {},
+        "data_options": {},
+        "seed": 0,
+        "epochs": 1,
+        "batch_size": 8,
+        "callbacks": None,
+    }
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "config.json").write_text(
+        json.dumps({"status": "running", **spec})
+    )
+    search = {
+        **spec,
+        "tuner": "random",
+        "max_trials": 2,
+        "objective": "val_loss",
+        "direction": "min",
+        "space": {},
+        "replace_space": False,
+        "executions_per_trial": 1,
+    }
+    for name, status in (("searching", "running"), ("searched", "complete")):
+        (tmp_path / name / "search").mkdir(parents=True)
+        (tmp_path / name / "tune.json").write_text(
+            json.dumps({"status": status, **search})
+        )
+
+
+RESUME = ["--run-dir", "{tmp}/killed", "--resume"]
+CLI_CASES += [
+    cli_case(
+        "cli_resume_other_model",
+        ["train", "mlp_small", "--data", "iris", *RESUME],
+        "model 'mlp_tiny', not 'mlp_small'.*new --run-dir",
+    ),
+    cli_case(
+        "cli_resume_other_data",
+        ["train", "mlp_tiny", "--data", "wine", *RESUME],
+        "data 'iris', not 'wine'.*new --run-dir",
+    ),
+    cli_case(
+        "cli_tune_resume_other_model",
+        ["tune", "mlp_small", "--run-dir", "{tmp}/searching", "--resume"],
+        "model 'mlp_tiny', not 'mlp_small'",
+    ),
+    cli_case(
+        "cli_tune_resume_complete",
+        ["tune", "mlp_tiny", "--run-dir", "{tmp}/searched", "--resume"],
+        "already complete",
+    ),
+]
+
 CASES = CSV_CASES + OTHER_TABULAR + TEXT_CASES + IMAGE_CASES + CONFIG_CASES + CLI_CASES
 
 
@@ -734,6 +792,7 @@ def test_bad_input(case, tmp_path, capsys, monkeypatch):
     (tmp_path / "f").write_text("a file, not a folder")
     (tmp_path / "table.csv").write_text(_rows())
     _complete_run(tmp_path)
+    _saved_runs(tmp_path)
     run = case.make(tmp_path)
     if case.expect == "exit2":
         code, err = _run_cli(run, capsys)

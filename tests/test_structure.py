@@ -23,6 +23,7 @@ LAYERS = [
         "runner",
         [
             "zoo.tuning.io",
+            "zoo.tuning.runspec",
             "zoo.tuning.internals",
             "zoo.tuning.callbacks",
             "zoo.tuning.artifacts",
