@@ -752,6 +752,41 @@ CLI_CASES += [
     ),
 ]
 
+TUNE_WINE = ["tune", "mlp_tiny", "--data", "wine", "--run-dir", "{tmp}/t"]
+CLI_CASES += [
+    cli_case(
+        "cli_seed_negative", [*TRAIN, "--seed", "-1"], "seed must be an integer >= 0"
+    ),
+    cli_case(
+        "cli_early_stopping_negative",
+        [*TRAIN, "--early-stopping", "-1"],
+        "--early-stopping must be an integer >= 0",
+    ),
+    cli_case(
+        "cli_validation_split_word",
+        [*TRAIN, "--data-option", "validation_split=half"],
+        "validation_split must be a number",
+    ),
+    cli_case("cli_monitor_bogus", [*TRAIN, "--monitor", "val_bogus"], "val_bogus"),
+    cli_case("cli_monitor_val_acc", [*TRAIN, "--monitor", "val_acc"], "val_accuracy"),
+    # wine's columns cannot be Keras names: the arguments are checked first.
+    cli_case("cli_tune_annealing", [*TUNE_WINE, "--tuner", "annealing"], "annealing"),
+    cli_case(
+        "cli_tune_zero_trials_wine", [*TUNE_WINE, "--max-trials", "0"], "max_trials"
+    ),
+    cli_case("cli_tune_space_list", [*TUNE_WINE, "--space", "[1, 2]"], "JSON object"),
+    cli_case(
+        "cli_tune_objective_val_acc",
+        [*TUNE_WINE, "--objective", "val_acc"],
+        "--objective 'val_acc'.*val_accuracy",
+    ),
+    cli_case(
+        "cli_tune_objective_unknown",
+        [*TUNE_WINE, "--objective", "val_happiness"],
+        "val_happiness",
+    ),
+]
+
 CASES = CSV_CASES + OTHER_TABULAR + TEXT_CASES + IMAGE_CASES + CONFIG_CASES + CLI_CASES
 
 

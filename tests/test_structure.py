@@ -24,6 +24,7 @@ LAYERS = [
         [
             "zoo.tuning.io",
             "zoo.tuning.runspec",
+            "zoo.tuning.checks",
             "zoo.tuning.internals",
             "zoo.tuning.callbacks",
             "zoo.tuning.artifacts",

@@ -44,6 +44,7 @@ from zoo.errors import ZooError
 from zoo.tuning import distributed
 from zoo.tuning.artifacts import write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
+from zoo.tuning.checks import check_request
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.io import save_model, write_frame_csv, write_json
 from zoo.tuning.report import write_report
@@ -179,6 +180,15 @@ def tune(
     objective, direction = spec.search["objective"], spec.search["direction"]
     space, replace_space = spec.search["space"], spec.search["replace_space"]
     executions_per_trial = spec.search["executions_per_trial"]
+    check_request(
+        model,
+        overrides=overrides,
+        seed=seed,
+        data_options=data_options,
+        callbacks=callbacks,
+        epochs=epochs,
+        search=spec.search,
+    )
     check_run_dir(run_dir)
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(

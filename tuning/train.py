@@ -22,6 +22,7 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import build_for_bundle, resolve_config
 from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
+from zoo.tuning.checks import check_request
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
 from zoo.tuning.io import save_model, write_json, write_text
 from zoo.tuning.runspec import RunSpec, read_record
@@ -302,6 +303,15 @@ def train(
     _positive("epochs", epochs)
     _positive("batch_size", batch_size)
     callbacks = callbacks or CallbackOptions()
+    check_request(
+        model,
+        overrides=overrides,
+        seed=seed,
+        data_options=data_options,
+        callbacks=callbacks,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
 
     keras.utils.set_random_seed(seed)
     prepared = prepare(

@@ -9,10 +9,9 @@ import keras_tuner as kt
 
 from zoo.errors import ConfigError, close_matches
 from zoo.tuning.callbacks import AtomicBackupAndRestore, monitor_mode
+from zoo.tuning.checks import TUNERS
 from zoo.tuning.internals import CheckpointFromBackupMixin, ResumableGridSearchOracle
 from zoo.tuning.io import read_json, write_json
-
-TUNERS = ("random", "bayesian", "hyperband", "grid")
 
 
 @contextlib.contextmanager
