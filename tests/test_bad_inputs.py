@@ -229,6 +229,16 @@ OTHER_TABULAR = [
     _path_case("csv_folder_not_file", lambda t: str(t), "is a folder", target="y"),
     _path_case("csv_missing_file", lambda t: str(t / "nope.csv"), "does not exist"),
     _path_case("dataset_unknown_name", lambda t: "irsi", "Did you mean 'iris'"),
+    _path_case(
+        "series_empty_value_column",
+        lambda t: _write(
+            t,
+            "s.csv",
+            "date,value\n" + "".join(f"2020-01-{d:02d},\n" for d in range(1, 29)),
+        ),
+        "^(?!.*several).*no numeric value column",
+        kind="timeseries",
+    ),
 ]
 
 

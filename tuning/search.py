@@ -46,7 +46,13 @@ from zoo.tuning.artifacts import write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
 from zoo.tuning.checks import check_request
 from zoo.tuning.hypermodel import ZooHyperModel
-from zoo.tuning.io import save_model, write_frame_csv, write_json
+from zoo.tuning.io import (
+    clean_temporaries,
+    disk_full_as_error,
+    save_model,
+    write_frame_csv,
+    write_json,
+)
 from zoo.tuning.report import write_report
 from zoo.tuning.results import results_frame
 from zoo.tuning.runspec import RunSpec, read_record
@@ -190,6 +196,8 @@ def tune(
         search=spec.search,
     )
     check_run_dir(run_dir)
+    if role != "worker":
+        clean_temporaries(run_dir)
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(
         model,
@@ -249,7 +257,8 @@ def tune(
     # Frozen through the export too: loading the best model collects garbage.
     with spared_heap():
         try:
-            search.search(**search_kwargs)
+            with disk_full_as_error(os.path.join(run_dir, "search")):
+                search.search(**search_kwargs)
         except RuntimeError as error:
             if "consecutive failures" not in str(error):
                 raise

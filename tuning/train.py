@@ -24,7 +24,13 @@ from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_pred
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
 from zoo.tuning.checks import check_request
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
-from zoo.tuning.io import save_model, write_json, write_text
+from zoo.tuning.io import (
+    clean_temporaries,
+    disk_full_as_error,
+    save_model,
+    write_json,
+    write_text,
+)
 from zoo.tuning.runspec import RunSpec, read_record
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
@@ -300,6 +306,8 @@ def train(
     epochs = epochs or spec.epochs
     callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
     check_run_dir(run_dir)
+    if writer:
+        clean_temporaries(run_dir)
     _positive("epochs", epochs)
     _positive("batch_size", batch_size)
     callbacks = callbacks or CallbackOptions()
@@ -383,17 +391,18 @@ def train(
         family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
         network.set_weights(trained)
     else:
-        fit_model(
-            network,
-            family,
-            config,
-            bundle,
-            epochs=epochs,
-            batch_size=batch_size,
-            callbacks=callback_list,
-            seed=seed,
-            verbose=verbose,
-        )
+        with disk_full_as_error(run_dir):
+            fit_model(
+                network,
+                family,
+                config,
+                bundle,
+                epochs=epochs,
+                batch_size=batch_size,
+                callbacks=callback_list,
+                seed=seed,
+                verbose=verbose,
+            )
     train_seconds = time.perf_counter() - started
     nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
 
