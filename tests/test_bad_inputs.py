@@ -797,6 +797,104 @@ CLI_CASES += [
     ),
 ]
 
+
+def _embeddings_case(id, data, match):
+    def make(tmp_path):
+        path = _write(tmp_path, "vectors.txt", data)
+        return _overrides("lstm_tiny", pretrained_embeddings=path)
+
+    return Case(id, make, match=match)
+
+
+def _reader_case(id, kind, inputs, match, record=None, expect="error", check=None):
+    """One `zoo predict` input reader on `inputs` ({tmp} filled in)."""
+
+    def make(tmp_path):
+        from zoo.tuning.predict import INPUT_READERS
+
+        (tmp_path / "cat.png").write_bytes(_png())
+        items = [item.replace("{tmp}", str(tmp_path)) for item in inputs]
+        return lambda: INPUT_READERS[kind](items, record or {})
+
+    return Case(id, make, expect, match, check)
+
+
+TABLE_RECORD = {
+    "data_info": {"numeric_columns": ["age"], "categorical_columns": ["name"]}
+}
+
+
+def _one_row_with_comma(inputs):
+    assert inputs["name"].numpy()[0, 0].decode() == "Smith, J"
+    assert inputs["age"].numpy().tolist() == [[3.0]]
+
+
+def _corrupt_run(tmp_path):
+    run = tmp_path / "corrupt"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps({"status": "complete", "data_kind": "tabular"})
+    )
+    (run / "model.keras").write_bytes(b"PK\x03\x04 half a zip file")
+
+
+CONFIG_CASES += [
+    _embeddings_case("embeddings_binary_file", b"\x00\x01\x02GLOVE\xff" * 50, "binary"),
+    _embeddings_case("embeddings_not_glove", "hello world\n", "not `word v1 v2"),
+    _embeddings_case(
+        "embeddings_wrong_dim", "the 0.1 0.2 0.3\n", "set embedding_dim=3"
+    ),
+    csv_case(
+        "csv_identifier_target",
+        "a,y\n" + "".join(f"{i},user{i:03d}\n" for i in range(60)),
+        match="60 distinct values in 60 rows.*identifier",
+    ),
+    _reader_case(
+        "predict_image_path_to_text_model",
+        "text",
+        ["{tmp}/cat.png"],
+        "is a file, but this is a text model",
+    ),
+    _reader_case(
+        "predict_word_for_number",
+        "tabular",
+        ["name=Ann,age=old"],
+        "'age' holds numbers, got 'old'",
+        TABLE_RECORD,
+    ),
+    _reader_case(
+        "predict_pairs_as_separate_rows",
+        "tabular",
+        ["name=Ann", "age=3"],
+        "lacks column.*one argument",
+        TABLE_RECORD,
+    ),
+    _reader_case(
+        "predict_row_with_quoted_comma",
+        "tabular",
+        ['name="Smith, J",age=3'],
+        "",
+        TABLE_RECORD,
+        expect="ok",
+        check=_one_row_with_comma,
+    ),
+    _reader_case(
+        "predict_unclosed_quote",
+        "tabular",
+        ['name="Smith,age=3'],
+        "Cannot read row",
+        TABLE_RECORD,
+    ),
+]
+CLI_CASES += [
+    cli_case(
+        "cli_predict_corrupt_model", ["predict", "{tmp}/corrupt", "age=1"], "corrupt"
+    ),
+    cli_case(
+        "cli_predict_run_dir_is_file", ["predict", "{tmp}/f", "age=1"], "is a file"
+    ),
+]
+
 CASES = CSV_CASES + OTHER_TABULAR + TEXT_CASES + IMAGE_CASES + CONFIG_CASES + CLI_CASES
 
 
@@ -838,6 +936,7 @@ def test_bad_input(case, tmp_path, capsys, monkeypatch):
     (tmp_path / "table.csv").write_text(_rows())
     _complete_run(tmp_path)
     _saved_runs(tmp_path)
+    _corrupt_run(tmp_path)
     run = case.make(tmp_path)
     if case.expect == "exit2":
         code, err = _run_cli(run, capsys)
