@@ -192,6 +192,11 @@ def _encode_target(target, task, column):
     return y, len(order), list(order)
 
 
+def _looks_like_identifier(num_classes, rows):
+    """Nearly one class per row: no class could be learned from the others."""
+    return num_classes is not None and num_classes >= max(10, 0.9 * rows)
+
+
 def _split(n, y, *, classification, seed, validation_split, test_split):
     from sklearn.model_selection import train_test_split
 
@@ -331,6 +336,12 @@ def bundle_from_frame(
         "regression" if detected_task == "regression" else "classification",
         target,
     )
+    if task == "auto" and _looks_like_identifier(num_classes, len(y)):
+        raise DataError(
+            f"Target {target!r} has {num_classes} distinct values in {len(y)} rows: it "
+            "looks like an identifier, not a class; choose the label column with "
+            "--target (or pass --data-option task=multiclass to insist)."
+        )
     task_name = (
         "regression"
         if num_classes is None

@@ -134,9 +134,14 @@ def load_series(path, *, target=None, features=None, date_column=None):
         target_col = numeric[0]
     else:
         named = [c for c in numeric if c.lower() in TARGET_NAMES]
+        if not numeric:
+            raise DataError(
+                f"{path} has no numeric value column (each column besides the "
+                "dates is empty or not numbers); give a column of numbers to forecast."
+            )
         if not named:
             raise DataError(
-                f"{path} has several numeric columns ({', '.join(numeric) or 'none'}); "
+                f"{path} has several numeric columns ({', '.join(numeric)}); "
                 "choose the one to forecast with --data-option target=NAME."
             )
         target_col = named[0]

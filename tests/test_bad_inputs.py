@@ -229,6 +229,16 @@ OTHER_TABULAR = [
     _path_case("csv_folder_not_file", lambda t: str(t), "is a folder", target="y"),
     _path_case("csv_missing_file", lambda t: str(t / "nope.csv"), "does not exist"),
     _path_case("dataset_unknown_name", lambda t: "irsi", "Did you mean 'iris'"),
+    _path_case(
+        "series_empty_value_column",
+        lambda t: _write(
+            t,
+            "s.csv",
+            "date,value\n" + "".join(f"2020-01-{d:02d},\n" for d in range(1, 29)),
+        ),
+        "^(?!.*several).*no numeric value column",
+        kind="timeseries",
+    ),
 ]
 
 
@@ -694,6 +704,197 @@ CLI_CASES = [
     ),
 ]
 
+
+def _saved_runs(tmp_path):
+    """A killed train run and a killed and a finished search of mlp_tiny on iris."""
+    spec = {
+        "model": "mlp_tiny",
+        "data": "iris",
+        "overrides": {},
+        "data_options": {},
+        "seed": 0,
+        "epochs": 1,
+        "batch_size": 8,
+        "callbacks": None,
+    }
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "config.json").write_text(
+        json.dumps({"status": "running", **spec})
+    )
+    search = {
+        **spec,
+        "tuner": "random",
+        "max_trials": 2,
+        "objective": "val_loss",
+        "direction": "min",
+        "space": {},
+        "replace_space": False,
+        "executions_per_trial": 1,
+    }
+    for name, status in (("searching", "running"), ("searched", "complete")):
+        (tmp_path / name / "search").mkdir(parents=True)
+        (tmp_path / name / "tune.json").write_text(
+            json.dumps({"status": status, **search})
+        )
+
+
+RESUME = ["--run-dir", "{tmp}/killed", "--resume"]
+CLI_CASES += [
+    cli_case(
+        "cli_resume_other_model",
+        ["train", "mlp_small", "--data", "iris", *RESUME],
+        "model 'mlp_tiny', not 'mlp_small'.*new --run-dir",
+    ),
+    cli_case(
+        "cli_resume_other_data",
+        ["train", "mlp_tiny", "--data", "wine", *RESUME],
+        "data 'iris', not 'wine'.*new --run-dir",
+    ),
+    cli_case(
+        "cli_tune_resume_other_model",
+        ["tune", "mlp_small", "--run-dir", "{tmp}/searching", "--resume"],
+        "model 'mlp_tiny', not 'mlp_small'",
+    ),
+    cli_case(
+        "cli_tune_resume_complete",
+        ["tune", "mlp_tiny", "--run-dir", "{tmp}/searched", "--resume"],
+        "already complete",
+    ),
+]
+
+TUNE_WINE = ["tune", "mlp_tiny", "--data", "wine", "--run-dir", "{tmp}/t"]
+CLI_CASES += [
+    cli_case(
+        "cli_seed_negative", [*TRAIN, "--seed", "-1"], "seed must be an integer >= 0"
+    ),
+    cli_case(
+        "cli_early_stopping_negative",
+        [*TRAIN, "--early-stopping", "-1"],
+        "--early-stopping must be an integer >= 0",
+    ),
+    cli_case(
+        "cli_validation_split_word",
+        [*TRAIN, "--data-option", "validation_split=half"],
+        "validation_split must be a number",
+    ),
+    cli_case("cli_monitor_bogus", [*TRAIN, "--monitor", "val_bogus"], "val_bogus"),
+    cli_case("cli_monitor_val_acc", [*TRAIN, "--monitor", "val_acc"], "val_accuracy"),
+    # wine's columns cannot be Keras names: the arguments are checked first.
+    cli_case("cli_tune_annealing", [*TUNE_WINE, "--tuner", "annealing"], "annealing"),
+    cli_case(
+        "cli_tune_zero_trials_wine", [*TUNE_WINE, "--max-trials", "0"], "max_trials"
+    ),
+    cli_case("cli_tune_space_list", [*TUNE_WINE, "--space", "[1, 2]"], "JSON object"),
+    cli_case(
+        "cli_tune_objective_val_acc",
+        [*TUNE_WINE, "--objective", "val_acc"],
+        "--objective 'val_acc'.*val_accuracy",
+    ),
+    cli_case(
+        "cli_tune_objective_unknown",
+        [*TUNE_WINE, "--objective", "val_happiness"],
+        "val_happiness",
+    ),
+]
+
+
+def _embeddings_case(id, data, match):
+    def make(tmp_path):
+        path = _write(tmp_path, "vectors.txt", data)
+        return _overrides("lstm_tiny", pretrained_embeddings=path)
+
+    return Case(id, make, match=match)
+
+
+def _reader_case(id, kind, inputs, match, record=None, expect="error", check=None):
+    """One `zoo predict` input reader on `inputs` ({tmp} filled in)."""
+
+    def make(tmp_path):
+        from zoo.tuning.predict import INPUT_READERS
+
+        (tmp_path / "cat.png").write_bytes(_png())
+        items = [item.replace("{tmp}", str(tmp_path)) for item in inputs]
+        return lambda: INPUT_READERS[kind](items, record or {})
+
+    return Case(id, make, expect, match, check)
+
+
+TABLE_RECORD = {
+    "data_info": {"numeric_columns": ["age"], "categorical_columns": ["name"]}
+}
+
+
+def _one_row_with_comma(inputs):
+    assert inputs["name"].numpy()[0, 0].decode() == "Smith, J"
+    assert inputs["age"].numpy().tolist() == [[3.0]]
+
+
+def _corrupt_run(tmp_path):
+    run = tmp_path / "corrupt"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps({"status": "complete", "data_kind": "tabular"})
+    )
+    (run / "model.keras").write_bytes(b"PK\x03\x04 half a zip file")
+
+
+CONFIG_CASES += [
+    _embeddings_case("embeddings_binary_file", b"\x00\x01\x02GLOVE\xff" * 50, "binary"),
+    _embeddings_case("embeddings_not_glove", "hello world\n", "not `word v1 v2"),
+    _embeddings_case(
+        "embeddings_wrong_dim", "the 0.1 0.2 0.3\n", "set embedding_dim=3"
+    ),
+    csv_case(
+        "csv_identifier_target",
+        "a,y\n" + "".join(f"{i},user{i:03d}\n" for i in range(60)),
+        match="60 distinct values in 60 rows.*identifier",
+    ),
+    _reader_case(
+        "predict_image_path_to_text_model",
+        "text",
+        ["{tmp}/cat.png"],
+        "is a file, but this is a text model",
+    ),
+    _reader_case(
+        "predict_word_for_number",
+        "tabular",
+        ["name=Ann,age=old"],
+        "'age' holds numbers, got 'old'",
+        TABLE_RECORD,
+    ),
+    _reader_case(
+        "predict_pairs_as_separate_rows",
+        "tabular",
+        ["name=Ann", "age=3"],
+        "lacks column.*one argument",
+        TABLE_RECORD,
+    ),
+    _reader_case(
+        "predict_row_with_quoted_comma",
+        "tabular",
+        ['name="Smith, J",age=3'],
+        "",
+        TABLE_RECORD,
+        expect="ok",
+        check=_one_row_with_comma,
+    ),
+    _reader_case(
+        "predict_unclosed_quote",
+        "tabular",
+        ['name="Smith,age=3'],
+        "Cannot read row",
+        TABLE_RECORD,
+    ),
+]
+CLI_CASES += [
+    cli_case(
+        "cli_predict_corrupt_model", ["predict", "{tmp}/corrupt", "age=1"], "corrupt"
+    ),
+    cli_case(
+        "cli_predict_run_dir_is_file", ["predict", "{tmp}/f", "age=1"], "is a file"
+    ),
+]
+
 CASES = CSV_CASES + OTHER_TABULAR + TEXT_CASES + IMAGE_CASES + CONFIG_CASES + CLI_CASES
 
 
@@ -734,6 +935,8 @@ def test_bad_input(case, tmp_path, capsys, monkeypatch):
     (tmp_path / "f").write_text("a file, not a folder")
     (tmp_path / "table.csv").write_text(_rows())
     _complete_run(tmp_path)
+    _saved_runs(tmp_path)
+    _corrupt_run(tmp_path)
     run = case.make(tmp_path)
     if case.expect == "exit2":
         code, err = _run_cli(run, capsys)

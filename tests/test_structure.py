@@ -23,6 +23,8 @@ LAYERS = [
         "runner",
         [
             "zoo.tuning.io",
+            "zoo.tuning.runspec",
+            "zoo.tuning.checks",
             "zoo.tuning.internals",
             "zoo.tuning.callbacks",
             "zoo.tuning.artifacts",

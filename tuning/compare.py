@@ -24,8 +24,10 @@ import re
 import pandas as pd
 
 from zoo.errors import ConfigError, ZooError
+from zoo.tuning.callbacks import CallbackOptions
 from zoo.tuning.io import read_json, write_frame_csv, write_json
 from zoo.tuning.report import write_report
+from zoo.tuning.runspec import RunSpec, read_spec, record_path
 from zoo.tuning.train import check_run_dir, train
 
 ENTRY_KEYS = ("name", "model", "set", "epochs", "batch_size", "data", "description")
@@ -142,22 +144,27 @@ def compare(
     entries = load_configs(configs)
     run_dir = os.fspath(run_dir)
     check_run_dir(run_dir)
-    record_path = os.path.join(run_dir, "compare.json")
-    previous = read_json(record_path)
-    settings = {
-        "data": data,
-        "data_options": data_options or {},
-        "seed": seed,
-        "entries": entries,
-    }
-    if previous is not None and (
-        previous.get("entries") != entries or previous.get("data") != data
-    ):
+    spec = RunSpec(
+        kind="compare",
+        data=data,
+        data_options=data_options or {},
+        seed=seed,
+        callbacks=dataclasses.asdict(callbacks) if callbacks else None,
+        entries=entries,
+    )
+    previous = read_spec(run_dir, "compare")
+    if previous is not None and (previous.entries != entries or previous.data != data):
         raise ZooError(
             f"{run_dir} holds a different comparison; choose a new --run-dir "
             "(or rerun with the same configs to finish that one)."
         )
-    write_json(record_path, settings)
+    if previous is not None:
+        # A rerun finishes the saved comparison as it was asked.
+        spec = dataclasses.replace(previous, entries=entries)
+        data_options, seed = spec.data_options, spec.seed
+        if spec.callbacks is not None:
+            callbacks = CallbackOptions(**spec.callbacks)
+    write_json(record_path(run_dir, "compare"), spec.record())
     rows = []
     for entry in entries:
         folder = os.path.join(run_dir, entry["name"])

@@ -1,6 +1,8 @@
 """`predict()`: a saved run's model on raw rows, strings or image files."""
 
 import os
+import shlex
+import zipfile
 
 import keras
 import numpy as np
@@ -35,6 +37,11 @@ def load_run(run_dir, *, safe_mode=True):
     (lambdas); pass `safe_mode=False` only for files you trust.
     """
     run_dir = os.fspath(run_dir)
+    if os.path.isfile(run_dir):
+        raise ZooError(
+            f"{run_dir} is a file; give the run folder that `zoo train --run-dir` "
+            "or `zoo tune --run-dir` wrote."
+        )
     if os.path.isdir(os.path.join(run_dir, "best")) and not os.path.exists(
         os.path.join(run_dir, "model.keras")
     ):
@@ -58,8 +65,17 @@ def load_run(run_dir, *, safe_mode=True):
                 f"{path} holds code that safe mode will not run; load it with safe_mode=False "
                 "(--unsafe) only if you trust where it came from."
             ) from None
-        raise
+        raise _corrupt(path) from None
+    except (OSError, KeyError, zipfile.BadZipFile):
+        raise _corrupt(path) from None
     return record, model
+
+
+def _corrupt(path):
+    return ZooError(
+        f"{path} is corrupt (not a readable .keras file); train the run again "
+        "or restore the file from a copy."
+    )
 
 
 @register_input_reader("tabular")
@@ -74,26 +90,63 @@ def read_tabular(inputs, record):
     for item in inputs:
         if os.path.exists(item):
             frames.append(read_table(item))
-        else:
-            pairs = [p for p in item.split(",") if p.strip()]
-            row = {}
-            for pair in pairs:
-                if "=" not in pair:
-                    raise DataError(
-                        f"Cannot read row {item!r}: give a CSV file or column=value pairs."
-                    )
-                key, _, value = pair.partition("=")
-                row[key.strip()] = value.strip()
-            frames.append(pd.DataFrame([row]))
+            continue
+        row = parse_row(item)
+        missing = [c for c in raw_columns if c not in row]
+        if missing:
+            raise DataError(
+                f"Row {item!r} lacks column(s) {', '.join(missing)}; give each row as "
+                "one argument, col=value pairs joined by commas (quote a value that "
+                'holds a comma: name="Smith, J").'
+            )
+        frames.append(pd.DataFrame([row]))
     frame = pd.concat(frames, ignore_index=True)
+    _check_numbers(frame, [c for c, kind in raw_columns.items() if kind == "numeric"])
     return rows_to_inputs(frame, dict(sorted(raw_columns.items())))
+
+
+def parse_row(item):
+    """`{col: value}` from `a=1,b="x, y"`: commas inside quotes stay in the
+    value (`shlex` does the quoting, as a shell would)."""
+    lexer = shlex.shlex(item, posix=True)
+    lexer.whitespace, lexer.whitespace_split = ",", True
+    try:
+        pairs = [pair for pair in lexer if pair.strip()]
+    except ValueError as error:
+        raise DataError(f"Cannot read row {item!r} ({error}).") from None
+    row = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise DataError(
+                f"Cannot read row {item!r}: give a CSV file or column=value pairs."
+            )
+        key, _, value = pair.partition("=")
+        row[key.strip()] = value.strip()
+    return row
+
+
+def _check_numbers(frame, numeric_columns):
+    for column in numeric_columns:
+        values = frame[column]
+        given = values.notna() & (values.astype("string").str.strip() != "")
+        bad = given & pd.to_numeric(values, errors="coerce").isna()
+        if bad.any():
+            raise DataError(
+                f"Column {column!r} holds numbers, got {values[bad].iloc[0]!r}; "
+                "give a number (or leave it empty for a missing value)."
+            )
 
 
 @register_input_reader("text")
 def read_text(inputs, record):
     texts = []
     for item in inputs:
-        if os.path.isfile(item) and item.endswith(".txt"):
+        if os.path.isfile(item) and not item.endswith(".txt"):
+            raise DataError(
+                f"{item} is a file, but this is a text model: give the text itself "
+                "or a .txt file with one text per line."
+            )
+        if os.path.isfile(item):
             with open(item, encoding="utf-8", errors="replace") as handle:
                 texts += [line.rstrip("\n") for line in handle if line.strip()]
         else:

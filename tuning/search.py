@@ -45,10 +45,18 @@ from zoo.errors import ZooError
 from zoo.tuning import distributed
 from zoo.tuning.artifacts import write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
+from zoo.tuning.checks import check_request
 from zoo.tuning.hypermodel import ZooHyperModel
-from zoo.tuning.io import read_json, save_model, write_frame_csv, write_json
+from zoo.tuning.io import (
+    clean_temporaries,
+    disk_full_as_error,
+    save_model,
+    write_frame_csv,
+    write_json,
+)
 from zoo.tuning.report import write_report
 from zoo.tuning.results import results_frame
+from zoo.tuning.runspec import RunSpec, read_record
 from zoo.tuning.train import check_run_dir, evaluate_model, export_model
 from zoo.tuning.tuners import default_objective, make_tuner, spared_heap
 
@@ -70,23 +78,6 @@ class TuneResult:
     best_metrics: dict
     best_hyperparameters: dict
     tuner: object
-
-
-_SAVED_ARGUMENTS = (
-    "model",
-    "data",
-    "tuner",
-    "max_trials",
-    "epochs",
-    "objective",
-    "direction",
-    "space",
-    "replace_space",
-    "overrides",
-    "data_options",
-    "seed",
-    "executions_per_trial",
-)
 
 
 def tune(
@@ -155,30 +146,59 @@ def tune(
         raise ZooError(
             f"{run_dir} already holds a search; pass --resume to continue it, or choose a new --run-dir."
         )
-    saved = read_json(os.path.join(run_dir, "tune.json"))
+    spec = RunSpec(
+        kind="tune",
+        model=model,
+        data=data,
+        overrides=overrides or {},
+        data_options=data_options or {},
+        seed=seed,
+        epochs=epochs,
+        callbacks=dataclasses.asdict(callbacks) if callbacks else None,
+        search={
+            "tuner": tuner,
+            "max_trials": max_trials,
+            "objective": objective,
+            "direction": direction,
+            "space": space or {},
+            "replace_space": replace_space,
+            "executions_per_trial": executions_per_trial,
+        },
+    )
+    saved = read_record(run_dir, "tune")
     if (resume or role == "worker") and saved:
-        model, data, tuner = saved["model"], saved["data"], saved["tuner"]
-        max_trials, epochs, objective = (
-            saved["max_trials"],
-            saved["epochs"],
-            saved["objective"],
-        )
-        direction, space, overrides = (
-            saved["direction"],
-            saved["space"],
-            saved["overrides"],
-        )
-        data_options, seed = saved["data_options"], saved["seed"]
-        executions_per_trial, replace_space = (
-            saved["executions_per_trial"],
-            saved["replace_space"],
-        )
-        callbacks = CallbackOptions(**saved["callbacks"])
+        if role != "worker" and _search_complete(run_dir, saved):
+            raise ZooError(
+                f"The search in {run_dir} is already complete; choose a new "
+                "--run-dir to search again."
+            )
+        previous = RunSpec.from_record("tune", saved)
+        if role != "worker":
+            previous.check_same_request(model, data, run_dir)
+        spec = previous
     elif resume and not os.path.exists(search_dir):
         raise ZooError(
             f"{run_dir} holds no search to resume; drop --resume to start one there."
         )
+    model, data, overrides = spec.model, spec.data, spec.overrides
+    data_options, seed, epochs = spec.data_options, spec.seed, spec.epochs
+    callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
+    tuner, max_trials = spec.search["tuner"], spec.search["max_trials"]
+    objective, direction = spec.search["objective"], spec.search["direction"]
+    space, replace_space = spec.search["space"], spec.search["replace_space"]
+    executions_per_trial = spec.search["executions_per_trial"]
+    check_request(
+        model,
+        overrides=overrides,
+        seed=seed,
+        data_options=data_options,
+        callbacks=callbacks,
+        epochs=epochs,
+        search=spec.search,
+    )
     check_run_dir(run_dir)
+    if role != "worker":
+        clean_temporaries(run_dir)
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(
         model,
@@ -201,23 +221,18 @@ def tune(
         backup=False,
     )
     direction = direction or monitor_mode(objective)
+    spec = dataclasses.replace(
+        spec,
+        data=data or hypermodel.family.default_data,
+        epochs=epochs,
+        callbacks=dataclasses.asdict(callbacks),
+        search={**spec.search, "objective": objective, "direction": direction},
+    )
     settings = {
-        "model": model,
+        "status": "running",
+        **spec.record(),
         "family": hypermodel.family.name,
-        "data": data or hypermodel.family.default_data,
         "data_kind": hypermodel.family.data_kind,
-        "tuner": tuner,
-        "max_trials": max_trials,
-        "epochs": epochs,
-        "objective": objective,
-        "direction": direction,
-        "space": space or {},
-        "replace_space": replace_space,
-        "overrides": overrides or {},
-        "data_options": data_options or {},
-        "seed": seed,
-        "executions_per_trial": executions_per_trial,
-        "callbacks": dataclasses.asdict(callbacks),
         "task": base_bundle.task,
     }
     if role != "worker":
@@ -244,7 +259,8 @@ def tune(
     # Frozen through the export too: loading the best model collects garbage.
     with spared_heap():
         try:
-            search.search(**search_kwargs)
+            with disk_full_as_error(os.path.join(run_dir, "search")):
+                search.search(**search_kwargs)
         except RuntimeError as error:
             if "consecutive failures" not in str(error):
                 raise
@@ -263,7 +279,20 @@ def tune(
         shutil.rmtree(hypermodel.feature_cache_dir, ignore_errors=True)
         if report:
             _write_report(run_dir)
+        write_json(
+            os.path.join(run_dir, "tune.json"), {**settings, "status": "complete"}
+        )
     return TuneResult(run_dir, results, best_metrics, best_values, search)
+
+
+def _search_complete(run_dir, saved):
+    """Whether the search in `run_dir` finished (records from before the
+    status key: its best model and results were written)."""
+    if "status" in saved:
+        return saved["status"] == "complete"
+    return os.path.exists(os.path.join(run_dir, "best", "model.keras")) and (
+        os.path.exists(os.path.join(run_dir, "results.csv"))
+    )
 
 
 def _write_report(run_dir):

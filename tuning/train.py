@@ -23,8 +23,16 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import build_for_bundle, resolve_config
 from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
+from zoo.tuning.checks import check_request
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
-from zoo.tuning.io import read_json, save_model, write_json, write_text
+from zoo.tuning.io import (
+    clean_temporaries,
+    disk_full_as_error,
+    save_model,
+    write_json,
+    write_text,
+)
+from zoo.tuning.runspec import RunSpec, read_record
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
@@ -66,6 +74,31 @@ def check_run_dir(run_dir):
             f"Only {free // (1024 * 1024)} MiB free where {run_dir} lives; free some space "
             "or choose another --run-dir."
         )
+
+
+def resumed_spec(spec, run_dir, resume):
+    """The spec a train run in `run_dir` continues: `spec` for a new run,
+    the saved one on `--resume` (after checking it is the same request).
+
+    Raises `ZooError` before any TensorFlow work when the folder already holds
+    a run and `resume` is off, when that run is complete, or when it trained
+    another model or data.
+    """
+    saved = read_record(run_dir, "train")
+    if saved is None:
+        return spec
+    if not resume:
+        raise ZooError(
+            f"{run_dir} already holds a run ({saved.get('status', 'unknown')}); "
+            "pass --resume to continue it, or choose a new --run-dir."
+        )
+    if saved.get("status") == "complete":
+        raise ZooError(
+            f"The run in {run_dir} is already complete; choose a new --run-dir to train again."
+        )
+    previous = RunSpec.from_record("train", saved)
+    previous.check_same_request(spec.model, spec.data, run_dir)
+    return previous
 
 
 def _positive(name, value):
@@ -273,36 +306,45 @@ def train(
     >>> result.metrics["test_accuracy"] > 0.9
     True
     """
+    run_dir = os.fspath(run_dir)
+    spec = RunSpec(
+        kind="train",
+        model=model,
+        data=data,
+        overrides=overrides or {},
+        data_options=data_options or {},
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=dataclasses.asdict(callbacks) if callbacks else None,
+    )
+    writer = strategy != "multiworker" or _worker_index() == 0
+    if writer:
+        spec = resumed_spec(spec, run_dir, resume)
     # A multi-worker strategy must exist before TensorFlow runs any op.
     distribution = get_strategy(strategy) if strategy else None
-    writer = strategy != "multiworker" or _worker_index() == 0
-    run_dir = os.fspath(run_dir)
     if not writer:
         run_dir = tempfile.mkdtemp(prefix="zoo-worker-")
     config_path = os.path.join(run_dir, "config.json")
-    saved = read_json(config_path) if os.path.isdir(run_dir) else None
-    if saved is not None and not resume:
-        raise ZooError(
-            f"{run_dir} already holds a run ({saved.get('status', 'unknown')}); "
-            "pass --resume to continue it, or choose a new --run-dir."
-        )
-    if resume and saved is not None:
-        if saved.get("status") == "complete":
-            raise ZooError(
-                f"The run in {run_dir} is already complete; choose a new --run-dir to train again."
-            )
-        model = saved["model"]
-        data = saved["data"]
-        overrides = saved["overrides"]
-        data_options = saved["data_options"]
-        seed = saved["seed"]
-        batch_size = saved["batch_size"]
-        epochs = epochs or saved["epochs"]
-        callbacks = CallbackOptions(**saved["callbacks"])
+    model, data, overrides = spec.model, spec.data, spec.overrides
+    data_options, seed, batch_size = spec.data_options, spec.seed, spec.batch_size
+    epochs = epochs or spec.epochs
+    callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
     check_run_dir(run_dir)
+    if writer:
+        clean_temporaries(run_dir)
     _positive("epochs", epochs)
     _positive("batch_size", batch_size)
     callbacks = callbacks or CallbackOptions()
+    check_request(
+        model,
+        overrides=overrides,
+        seed=seed,
+        data_options=data_options,
+        callbacks=callbacks,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
 
     keras.utils.set_random_seed(seed)
     prepared = prepare(
@@ -311,18 +353,18 @@ def train(
     family, config, bundle = prepared.family, prepared.config, prepared.bundle
     epochs = epochs or family.epochs
     batch_size = batch_size or family.batch_size
+    spec = dataclasses.replace(
+        spec,
+        data=data or family.default_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=dataclasses.asdict(callbacks),
+    )
     record = {
         "status": "running",
-        "model": model,
+        **spec.record(),
         "family": family.name,
-        "data": data or family.default_data,
         "data_kind": family.data_kind,
-        "overrides": overrides or {},
-        "data_options": data_options or {},
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "callbacks": dataclasses.asdict(callbacks),
         "config": config_to_dict(config),
         "task": bundle.task,
         "num_classes": bundle.num_classes,
@@ -374,18 +416,19 @@ def train(
         family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
         network.set_weights(trained)
     else:
-        fit_model(
-            network,
-            family,
-            config,
-            bundle,
-            epochs=epochs,
-            batch_size=batch_size,
-            callbacks=callback_list,
-            seed=seed,
-            verbose=verbose,
-            cache_dir=os.path.join(run_dir, "feature_cache"),
-        )
+        with disk_full_as_error(run_dir):
+            fit_model(
+                network,
+                family,
+                config,
+                bundle,
+                epochs=epochs,
+                batch_size=batch_size,
+                callbacks=callback_list,
+                seed=seed,
+                verbose=verbose,
+                cache_dir=os.path.join(run_dir, "feature_cache"),
+            )
     train_seconds = time.perf_counter() - started
     nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
 

@@ -9,10 +9,9 @@ import keras_tuner as kt
 
 from zoo.errors import ConfigError, close_matches
 from zoo.tuning.callbacks import AtomicBackupAndRestore, monitor_mode
+from zoo.tuning.checks import TUNERS
 from zoo.tuning.internals import CheckpointFromBackupMixin, ResumableGridSearchOracle
-from zoo.tuning.io import read_json, write_json
-
-TUNERS = ("random", "bayesian", "hyperband", "grid")
+from zoo.tuning.io import DiskFullError, is_disk_full, read_json, write_json
 
 
 @contextlib.contextmanager
@@ -36,6 +35,11 @@ def spared_heap():
         yield
     finally:
         gc.unfreeze()
+
+
+class SearchDiskFullError(DiskFullError, kt.errors.FatalError):
+    """A full disk stops the search (KerasTuner would record a failed trial
+    and go on to fail every next one)."""
 
 
 class _ZooTunerMixin(CheckpointFromBackupMixin):
@@ -63,7 +67,14 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
                     history_path=os.path.join(trial_dir, "history.csv"),
                 )
             )
-        return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+        try:
+            return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+        except DiskFullError as error:
+            raise SearchDiskFullError(error.path) from None
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            raise SearchDiskFullError(self.get_trial_dir(trial.trial_id)) from None
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)

@@ -77,6 +77,43 @@ class LSTMConfig(BaseConfig, RecurrentFields):
                 f"pretrained_embeddings file {self.pretrained_embeddings!r} does not exist; "
                 "give the path of a GloVe-format .txt file."
             )
+        if self.pretrained_embeddings:
+            check_word_vector_file(self.pretrained_embeddings, self.embedding_dim)
+
+
+def check_word_vector_file(path, embedding_dim):
+    """Raises `ConfigError` unless `path` starts like a GloVe text file with
+    `embedding_dim` numbers per word: read before any data loads, so a wrong
+    file (a binary, a word2vec header) costs one line, not a run."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot read pretrained_embeddings {path}: {error.strerror or error}."
+        ) from None
+    if b"\0" in head:
+        raise ConfigError(
+            f"pretrained_embeddings {path} is a binary file; give a GloVe-format "
+            "text file (`word v1 v2 ...` per line)."
+        )
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    values = first.split()[1:]
+    try:
+        np.asarray(values, dtype="float32")
+    except ValueError:
+        values = None
+    if not values:
+        raise ConfigError(
+            f"The first line of pretrained_embeddings {path} is not `word v1 v2 ...` "
+            "(GloVe text format)."
+        )
+    if len(values) != embedding_dim:
+        raise ConfigError(
+            f"pretrained_embeddings {path} has {len(values)} numbers per word, but "
+            f"embedding_dim is {embedding_dim}; set embedding_dim={len(values)}."
+        )
 
 
 def make_vectorizer(config):
