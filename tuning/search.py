@@ -94,7 +94,7 @@ def tune(
     *,
     run_dir,
     tuner="random",
-    max_trials=10,
+    max_trials=None,
     epochs=None,
     objective=None,
     direction=None,
@@ -117,7 +117,9 @@ def tune(
         data: Embedded dataset name or path.
         run_dir: Output folder (`search/` holds KerasTuner's state).
         tuner: "random", "bayesian", "hyperband" or "grid".
-        max_trials: Trials to run (Hyperband: an upper bound).
+        max_trials: Trials to run (Hyperband: an upper bound); default 10.
+            With `resume`, a larger value than the saved one runs the extra
+            trials.
         epochs: Epochs per trial (Hyperband: `max_epochs`).
         objective: Metric name such as "val_accuracy" or "val_auc".
         direction: "min" or "max"; guessed from the name when None.
@@ -130,7 +132,8 @@ def tune(
         resume: Continue an interrupted search in `run_dir` (its saved
             settings win over the arguments).
         seed: Seed of the tuner, the split and the weights.
-        verbose: Keras verbosity inside trials.
+        verbose: Keras verbosity inside trials (2: one line per epoch). A
+            line per trial is printed whatever the verbosity.
         max_consecutive_failed_trials: Stop the search after this many
             failed trials in a row.
         report: Write `report.html` at the end.
@@ -157,11 +160,12 @@ def tune(
     saved = read_json(os.path.join(run_dir, "tune.json"))
     if (resume or role == "worker") and saved:
         model, data, tuner = saved["model"], saved["data"], saved["tuner"]
-        max_trials, epochs, objective = (
-            saved["max_trials"],
-            saved["epochs"],
-            saved["objective"],
-        )
+        max_trials = _resumed_max_trials(run_dir, saved["max_trials"], max_trials)
+        if role != "worker" and max_trials == saved["max_trials"]:
+            finished = _finished_search(run_dir)
+            if finished is not None:
+                return finished
+        epochs, objective = saved["epochs"], saved["objective"]
         direction, space, overrides = (
             saved["direction"],
             saved["space"],
@@ -178,6 +182,7 @@ def tune(
             f"{run_dir} holds no search to resume; drop --resume to start one there."
         )
     check_run_dir(run_dir)
+    max_trials = 10 if max_trials is None else max_trials
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(
         model,
@@ -260,6 +265,47 @@ def tune(
         if report:
             _write_report(run_dir)
     return TuneResult(run_dir, results, best_metrics, best_values, search)
+
+
+def _resumed_max_trials(run_dir, saved, requested):
+    """The saved trial budget, or a larger requested one (said on the console)."""
+    if requested is None or saved is None or requested == saved:
+        return saved
+    if requested < saved:
+        print(
+            f"{run_dir}: keeping the saved max_trials={saved} "
+            f"(--max-trials {requested} is smaller).",
+            flush=True,
+        )
+        return saved
+    print(
+        f"{run_dir}: max_trials raised from {saved} to {requested}; "
+        f"running up to {requested - saved} more trials.",
+        flush=True,
+    )
+    return requested
+
+
+def _finished_search(run_dir):
+    """The outputs of a search that already ended, or None."""
+    metrics_path = os.path.join(run_dir, "best", "metrics.json")
+    results_path = os.path.join(run_dir, "results.csv")
+    if not (os.path.exists(metrics_path) and os.path.exists(results_path)):
+        return None
+    results = pd.read_csv(results_path, dtype={"trial_id": str})
+    best_config = read_json(os.path.join(run_dir, "best", "config.json"), default={})
+    print(
+        f"{run_dir}: this search is already complete ({len(results)} trials); "
+        "nothing to resume. Pass a larger --max-trials to run more.",
+        flush=True,
+    )
+    return TuneResult(
+        run_dir,
+        results,
+        read_json(metrics_path),
+        (best_config or {}).get("hyperparameters", {}),
+        None,
+    )
 
 
 def _write_report(run_dir):
