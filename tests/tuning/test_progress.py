@@ -63,6 +63,7 @@ def test_short_values_and_clock():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_trial_lines_stream_while_the_search_runs_and_resume_extends(tmp_path):
     run_dir = tmp_path / "search"
     seen = _lines_until_exit(_tune(run_dir, "--max-trials", "2"))
