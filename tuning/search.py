@@ -86,7 +86,7 @@ def tune(
     *,
     run_dir,
     tuner="random",
-    max_trials=10,
+    max_trials=None,
     epochs=None,
     objective=None,
     direction=None,
@@ -109,7 +109,9 @@ def tune(
         data: Embedded dataset name or path.
         run_dir: Output folder (`search/` holds KerasTuner's state).
         tuner: "random", "bayesian", "hyperband" or "grid".
-        max_trials: Trials to run (Hyperband: an upper bound).
+        max_trials: Trials to run (Hyperband: an upper bound); default 10.
+            With `resume`, a larger value than the saved one runs the extra
+            trials.
         epochs: Epochs per trial (Hyperband: `max_epochs`).
         objective: Metric name such as "val_accuracy" or "val_auc".
         direction: "min" or "max"; guessed from the name when None.
@@ -122,7 +124,8 @@ def tune(
         resume: Continue an interrupted search in `run_dir` (its saved
             settings win over the arguments).
         seed: Seed of the tuner, the split and the weights.
-        verbose: Keras verbosity inside trials.
+        verbose: Keras verbosity inside trials (2: one line per epoch). A
+            line per trial is printed whatever the verbosity.
         max_consecutive_failed_trials: Stop the search after this many
             failed trials in a row.
         report: Write `report.html` at the end.
@@ -167,14 +170,23 @@ def tune(
     )
     saved = read_record(run_dir, "tune")
     if (resume or role == "worker") and saved:
-        if role != "worker" and _search_complete(run_dir, saved):
-            raise ZooError(
-                f"The search in {run_dir} is already complete; choose a new "
-                "--run-dir to search again."
-            )
         previous = RunSpec.from_record("tune", saved)
         if role != "worker":
             previous.check_same_request(model, data, run_dir)
+        saved_trials = previous.search["max_trials"]
+        wanted = _resumed_max_trials(
+            run_dir, saved_trials, max_trials if role != "worker" else None
+        )
+        if (
+            role != "worker"
+            and wanted == saved_trials
+            and _search_complete(run_dir, saved)
+        ):
+            raise ZooError(
+                f"The search in {run_dir} is already complete ({saved_trials} trials); "
+                "pass a larger --max-trials to run more, or choose a new --run-dir."
+            )
+        previous.search["max_trials"] = wanted
         spec = previous
     elif resume and not os.path.exists(search_dir):
         raise ZooError(
@@ -199,6 +211,7 @@ def tune(
     check_run_dir(run_dir)
     if role != "worker":
         clean_temporaries(run_dir)
+    max_trials = 10 if max_trials is None else max_trials
     keras.utils.set_random_seed(seed)
     hypermodel = ZooHyperModel(
         model,
@@ -293,6 +306,25 @@ def _search_complete(run_dir, saved):
     return os.path.exists(os.path.join(run_dir, "best", "model.keras")) and (
         os.path.exists(os.path.join(run_dir, "results.csv"))
     )
+
+
+def _resumed_max_trials(run_dir, saved, requested):
+    """The saved trial budget, or a larger requested one (said on the console)."""
+    if requested is None or saved is None or requested == saved:
+        return saved
+    if requested < saved:
+        print(
+            f"{run_dir}: keeping the saved max_trials={saved} "
+            f"(--max-trials {requested} is smaller).",
+            flush=True,
+        )
+        return saved
+    print(
+        f"{run_dir}: max_trials raised from {saved} to {requested}; "
+        f"running up to {requested - saved} more trials.",
+        flush=True,
+    )
+    return requested
 
 
 def _write_report(run_dir):

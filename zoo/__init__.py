@@ -8,6 +8,9 @@ search = zoo.tune("mlp", "breast_cancer", run_dir="runs/mlp-search", max_trials=
 zoo.predict("runs/mlp", ["data.csv"])
 """
 
+import importlib.abc
+import importlib.machinery
+import sys
 import warnings
 
 from zoo.errors import ConfigError, DataError, UnknownNameError, ZooError
@@ -34,6 +37,59 @@ _API = {
 }
 
 
+def register_saved_objects():
+    """Registers every class a saved zoo model may name (`zoo>...`).
+
+    Runs by itself once Keras is imported after `import zoo` (or at once if
+    it already was), so `keras.saving.load_model(path, safe_mode=True)`
+    loads any zoo model after a bare `import zoo`. It imports the family
+    modules, which import TensorFlow: `import zoo` alone stays fast.
+    """
+    from zoo.registry import load_families
+
+    load_families()
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs `register_saved_objects` right after `import keras` completes.
+
+    Why an import hook: `import zoo` must not import TensorFlow (`zoo list`
+    answers in a second), yet Keras resolves `zoo>Class` names from its own
+    registry, filled only when our modules are imported. The hook wraps
+    Keras' loader once and removes itself.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        self._loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        self._loader.exec_module(module)
+        try:
+            register_saved_objects()
+        except ImportError as error:  # An optional family's extra is missing.
+            warnings.warn(
+                f"zoo: some models are not registered ({error}).", stacklevel=2
+            )
+
+
+if "keras" in sys.modules:
+    register_saved_objects()
+elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())
+
+
 def __getattr__(name):
     # The runner lives in `tuning/`, which imports `zoo`: load it lazily.
     if name in _API:
@@ -52,5 +108,6 @@ __all__ = [
     "create_model",
     "list_models",
     "register_model",
+    "register_saved_objects",
     *_API,
 ]

@@ -26,13 +26,13 @@ TINY = list_models(tiny=True)
 # Data options that keep the default datasets small for a test.
 SMALL_DATA = {"image": {"image_size": 32}}
 
-# A fresh interpreter that loads each saved model it is sent and predicts.
+# A fresh interpreter that loads each saved model it is sent and predicts,
+# after `import zoo` only (its import hook registers the zoo's classes).
 _LOADER = textwrap.dedent(
     """
     import json, sys
+    import zoo  # The only zoo import a user needs before loading.
     import keras, numpy as np, tensorflow as tf
-    from zoo.registry import load_families
-    load_families()
     for line in sys.stdin:
         job = json.loads(line)
         try:

@@ -1,32 +1,135 @@
-"""`zoo list` and `zoo datasets`: what is registered."""
+"""`zoo list`, `zoo datasets` and `zoo info`: what is registered.
+
+They read `zoo/catalog.json` (`zoo.catalog`), so they answer without
+importing TensorFlow; `python -m zoo.tuning.cli.catalog` regenerates it from
+the live registry and `tests/zoo/test_catalog.py` fails when it is stale.
+"""
+
+import dataclasses
+import json
+import typing
+
+from zoo import catalog
 
 
 def add_parsers(verbs):
-    listing = verbs.add_parser("list", help="List registered models.")
-    listing.add_argument("pattern", nargs="?", default="*")
-    listing.set_defaults(run=run_list)
+    listing = verbs.add_parser(
+        "list", help="List registered models (`zoo info MODEL` for one's settings)."
+    )
+    listing.add_argument(
+        "pattern", nargs="?", default="*", help="Glob over model names, e.g. 'mlp*'."
+    )
+    listing.set_defaults(run=run_list, fast=True)
 
-    data = verbs.add_parser("datasets", help="List embedded datasets.")
-    data.add_argument("--kind")
-    data.set_defaults(run=run_datasets)
+    data = verbs.add_parser(
+        "datasets", help="List embedded datasets, each once with its data kinds."
+    )
+    data.add_argument(
+        "--kind", help="Only datasets of this kind (tabular, image, ...)."
+    )
+    data.set_defaults(run=run_datasets, fast=True)
+
+    info = verbs.add_parser(
+        "info", help="A model's family, data, tasks and `--set` keys with defaults."
+    )
+    info.add_argument("model", help="Model or family name (see `zoo list`).")
+    info.set_defaults(run=run_info, fast=True)
 
 
 def run_list(args):
-    from zoo.registry import get_entry, get_family, list_models
-
-    for name in list_models(args.pattern):
-        family = get_family(name)
-        try:
-            description = get_entry(name).description
-        except KeyError:
-            description = f"(family default) {family.description}"
-        print(f"{name:28s} {family.name:18s} {description}")
+    for row in catalog.models(args.pattern):
+        print(f"{row['name']:28s} {row['family']:18s} {row['description']}")
     return 0
 
 
 def run_datasets(args):
-    from zoo.datasets.base import list_datasets
-
-    for entry in list_datasets(kind=args.kind):
-        print(f"{entry.name:20s} {entry.kind:11s} {entry.description}")
+    for record in catalog.read_catalog()["datasets"]:
+        if args.kind and args.kind not in record["kinds"]:
+            continue
+        kinds = ",".join(record["kinds"])
+        description = record["descriptions"][args.kind or record["kinds"][0]]
+        print(f"{record['name']:16s} {kinds:24s} {description}")
     return 0
+
+
+def run_info(args):
+    from zoo.errors import unknown_name
+
+    info = catalog.model_info(args.model)
+    if info is None:
+        names = [row["name"] for row in catalog.models()]
+        raise unknown_name("model", args.model, names)
+    print(f"{info['name']}  (family {info['family']}): {info['description']}")
+    print(f"data kind: {info['data_kind']}   default data: {info['default_data']}")
+    print(f"tasks: {', '.join(info['tasks'])}")
+    print("settings (--set KEY=VALUE):")
+    for setting in info["settings"]:
+        default = json.dumps(setting["default"])
+        print(f"  {setting['name']:28s} {setting['type']:24s} default {default}")
+    return 0
+
+
+def build_catalog():
+    """The catalog from the live registry (imports every family and dataset)."""
+    from zoo.datasets.base import list_datasets
+    from zoo.registry import get_entry, get_family, list_families, list_models
+
+    families = {}
+    for name in list_families():
+        family = get_family(name)
+        families[name] = {
+            "description": family.description,
+            "data_kind": family.data_kind,
+            "default_data": family.default_data,
+            "tasks": list(family.tasks),
+            "settings": _settings(family.config_class()),
+        }
+    models = []
+    for name in list_models():
+        if name in families:
+            continue
+        entry = get_entry(name)
+        models.append(
+            {
+                "name": name,
+                "family": entry.family,
+                "description": entry.description,
+                "tiny": bool(entry.tiny),
+                "settings": _settings(entry.make_config()),
+            }
+        )
+    datasets = {}
+    for entry in list_datasets():
+        record = datasets.setdefault(
+            entry.name, {"name": entry.name, "kinds": [], "descriptions": {}}
+        )
+        record["kinds"].append(entry.kind)
+        record["descriptions"][entry.kind] = entry.description
+    return {
+        "families": families,
+        "models": models,
+        "datasets": sorted(datasets.values(), key=lambda d: d["name"]),
+    }
+
+
+def _settings(config):
+    """`--set` keys of a config: name, default and type."""
+    hints = typing.get_type_hints(type(config))
+    settings = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, str | int | float | bool | list | type(None)):
+            value = repr(value)
+        kind = hints.get(field.name, field.type)
+        kind = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+        settings.append({"name": field.name, "default": value, "type": str(kind)})
+    return settings
+
+
+if __name__ == "__main__":
+    with open(catalog.PATH, "w", encoding="utf-8") as handle:
+        json.dump(build_catalog(), handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    print(f"wrote {catalog.PATH}")

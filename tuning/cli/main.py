@@ -66,7 +66,8 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed.
         return exit_.code
-    _quiet()
+    if not getattr(args, "fast", False):  # `zoo list` & co. never load TensorFlow.
+        _quiet()
     from zoo.errors import ZooError
 
     try:

@@ -1,5 +1,6 @@
 """`zoo tune`: a KerasTuner search, alone or distributed."""
 
+import argparse
 import os
 import sys
 
@@ -14,17 +15,38 @@ from zoo.tuning.cli.options import (
 
 
 def add_parsers(verbs):
-    tune = verbs.add_parser("tune", help="KerasTuner search over a model's space.")
-    tune.add_argument("model")
+    tune = verbs.add_parser(
+        "tune",
+        help="KerasTuner search over a model's space.",
+        description="KerasTuner search over a model's space. One line is printed "
+        "per trial as it ends (its number, hyperparameters, score, the best so far, "
+        "elapsed and estimated remaining time), from distributed workers too; "
+        "--verbose 2 adds Keras' epoch lines, --verbose 1 KerasTuner's tables and "
+        "progress bars. Each trial stops early after 10 epochs without improvement "
+        "of the objective (--early-stopping).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    tune.add_argument("model", help="Model or family name (see `zoo list`).")
     data_arguments(tune)
     training_arguments(tune)
+    tune.set_defaults(verbose=0)
     tune.add_argument(
         "--tuner", default="random", help="random, bayesian, hyperband or grid."
     )
-    tune.add_argument("--max-trials", type=int, default=10)
+    tune.add_argument(
+        "--max-trials",
+        type=int,
+        help="Trials to run (default 10; Hyperband: an upper bound). With --resume, "
+        "a larger value than the saved one runs the extra trials.",
+    )
     tune.add_argument("--objective", help="e.g. val_accuracy, val_auc, val_loss.")
     tune.add_argument("--direction", choices=("min", "max"))
-    tune.add_argument("--executions-per-trial", type=int, default=1)
+    tune.add_argument(
+        "--executions-per-trial",
+        type=int,
+        default=1,
+        help="Fits per trial; the score is their mean.",
+    )
     tune.add_argument(
         "--space", help="JSON file (or inline JSON) narrowing the search space."
     )
@@ -102,7 +124,7 @@ def run_tune(args, argv=None):
         callbacks=callbacks,
         resume=args.resume,
         seed=args.seed,
-        verbose=0 if args.verbose == 2 else args.verbose,
+        verbose=args.verbose,
         max_consecutive_failed_trials=args.max_failed_trials,
         report=not args.no_report,
     )
