@@ -11,7 +11,7 @@ folder, a config or a command line) and names what must happen:
 
 Loaders of other engineers (text, images) are driven through the public
 `load_data` and the CLI only; a case that still ends in a raw exception is
-marked `xfail(strict=True)` and listed under Requests in notes/issue9.md.
+marked `xfail(strict=True)` with the reason.
 """
 
 import dataclasses

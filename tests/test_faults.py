@@ -168,8 +168,8 @@ def _check_complete(run_dir):
     import keras
 
     # zoo.layers (FillMissing) registers only when a dataset module is
-    # imported, as the CLI does; load_run alone misses it (request in
-    # notes/issue9.md, tested by test_load_run_in_a_fresh_process).
+    # imported, as the CLI does; load_run alone misses it (tested by
+    # test_load_run_in_a_fresh_process).
     from zoo.datasets.base import load_datasets
 
     load_datasets()

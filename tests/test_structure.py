@@ -7,7 +7,10 @@ for the two places that must start fast (the `zoo` facade and the CLI).
 
 import ast
 import configparser
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -195,3 +198,25 @@ def test_the_model_package_holds_no_hyperparameter_code():
         text = path.read_text()
         assert "keras_tuner" not in text, module
         assert "hp." not in text, module
+
+
+def test_the_datasets_folder_does_not_hide_an_installed_datasets(tmp_path):
+    # Python started in the repository root sees `datasets/` first on sys.path;
+    # an installed package of that name (Hugging Face's) must still win.
+    fake = tmp_path / "datasets"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("def load_dataset():\n    return 'installed'\n")
+    script = (
+        "import datasets, zoo.datasets.base\n"
+        "print(datasets.load_dataset(), zoo.datasets.base.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["installed", "zoo.datasets.base"]

@@ -83,7 +83,7 @@ class MLPConfig(BaseConfig):
     l2: float = 0.0
     output_units: int = 1
     seed: int | None = None
-    # Measured by bench.throughput (notes/issue8.md): a tiny MLP step is all
+    # Measured by bench.throughput: a tiny MLP step is all
     # launch overhead, so 32 steps per call trains 2.5x faster than 1 (5.8x
     # the NumPy-into-fit reference); XLA slows it (1.0x), so it stays off.
     steps_per_execution: int = 32
