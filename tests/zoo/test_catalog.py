@@ -48,3 +48,18 @@ def test_info_on_an_unknown_model_names_close_matches():
     )
     assert result.returncode == 2
     assert "mlp_small" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_every_flag_of_every_verb_has_help():
+    from zoo.tuning.cli.main import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if a.dest == "verb").choices
+    missing = [
+        f"zoo {verb} {action.option_strings or action.dest}"
+        for verb, sub in verbs.items()
+        for action in sub._actions
+        if action.dest != "help" and not action.help
+    ]
+    assert not missing
+    assert "(default: 2)" in verbs["train"].format_help().replace("\n", " ")

@@ -16,7 +16,25 @@ import warnings
 _NOT_VERBS = ("main", "options")
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Adds `(default: X)` to a flag's help when it has a real default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" not in text
+            and action.default not in (None, False, [], argparse.SUPPRESS)
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         self.exit(2, f"zoo: error: {message} (see `{self.prog} --help`)\n")
 

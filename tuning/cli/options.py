@@ -30,11 +30,17 @@ def training_arguments(parser):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="Override a model setting.",
+        help="Override a model setting (keys: `zoo info MODEL`).",
     )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--epochs", type=int, help="Epochs (default: the family's, see `zoo info`)."
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help="Batch size (default: the family's)."
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="Seed of the split, weights and tuner."
+    )
     parser.add_argument("--run-dir", required=True, help="Output folder.")
     parser.add_argument(
         "--resume",
@@ -66,7 +72,9 @@ def training_arguments(parser):
         type=int,
         help="TensorBoard weight histograms every N epochs.",
     )
-    parser.add_argument("--no-tensorboard", action="store_true")
+    parser.add_argument(
+        "--no-tensorboard", action="store_true", help="Do not write TensorBoard logs."
+    )
     parser.add_argument(
         "--no-backup",
         action="store_true",

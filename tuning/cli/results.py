@@ -9,7 +9,7 @@ def add_parsers(verbs):
     report = verbs.add_parser(
         "report", help="Write report.html for a tune, compare or train folder."
     )
-    report.add_argument("run_dir")
+    report.add_argument("run_dir", help="A `zoo tune` run folder.")
     report.set_defaults(run=run_report)
 
     compare = verbs.add_parser(
@@ -20,14 +20,16 @@ def add_parsers(verbs):
     )
     data_arguments(compare)
     compare.add_argument("--run-dir", required=True, help="Output folder.")
-    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument(
+        "--seed", type=int, default=0, help="Seed of the split and weights."
+    )
     compare.add_argument(
         "--verbose", type=int, default=0, help="Keras verbosity (0, 1 or 2)."
     )
     compare.set_defaults(run=run_compare)
 
     predict = verbs.add_parser("predict", help="Predict with a finished run's model.")
-    predict.add_argument("run_dir")
+    predict.add_argument("run_dir", help="A finished `zoo train` or `zoo tune` run.")
     predict.add_argument(
         "inputs", nargs="+", help="CSV files or col=value rows, texts, or image files."
     )

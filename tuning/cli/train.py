@@ -14,7 +14,7 @@ from zoo.tuning.cli.options import (
 
 def add_parsers(verbs):
     train = verbs.add_parser("train", help="Train one model; writes a run folder.")
-    train.add_argument("model")
+    train.add_argument("model", help="Model or family name (see `zoo list`).")
     data_arguments(train)
     training_arguments(train)
     train.add_argument(

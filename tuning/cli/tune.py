@@ -1,6 +1,5 @@
 """`zoo tune`: a KerasTuner search, alone or distributed."""
 
-import argparse
 import os
 import sys
 
@@ -24,7 +23,6 @@ def add_parsers(verbs):
         "--verbose 2 adds Keras' epoch lines, --verbose 1 KerasTuner's tables and "
         "progress bars. Each trial stops early after 10 epochs without improvement "
         "of the objective (--early-stopping).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     tune.add_argument("model", help="Model or family name (see `zoo list`).")
     data_arguments(tune)
@@ -40,7 +38,11 @@ def add_parsers(verbs):
         "a larger value than the saved one runs the extra trials.",
     )
     tune.add_argument("--objective", help="e.g. val_accuracy, val_auc, val_loss.")
-    tune.add_argument("--direction", choices=("min", "max"))
+    tune.add_argument(
+        "--direction",
+        choices=("min", "max"),
+        help="Whether the objective is minimised or maximised (default: from its name).",
+    )
     tune.add_argument(
         "--executions-per-trial",
         type=int,
