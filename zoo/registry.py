@@ -19,6 +19,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
+from zoo import catalog
 from zoo.config import apply_overrides
 from zoo.errors import ConfigError, ZooError, unknown_name
 
@@ -160,13 +161,44 @@ def register_model(fn=None, *, family, name=None, tiny=False):
     return decorator(fn) if fn is not None else decorator
 
 
+# Optional dependencies and the setup.cfg extra that installs them: a family
+# needing a missing one is skipped, and naming it says which extra to install.
+EXTRAS = {
+    "keras_hub": "text",
+    "tensorflow_hub": "text",
+    "tensorflow_text": "text",
+    "faiss": "search",
+    "gradio": "demo",
+}
+_UNAVAILABLE: dict[str, str] = {}
+
+
 def load_families():
     """Imports every family module so that its models are registered."""
     # Every module in zoo/models registers its family when imported: a new
     # family is one new file, found here without a hand-kept list.
     folder = os.path.join(os.path.dirname(__file__), "models")
     for module in pkgutil.iter_modules([folder]):
-        importlib.import_module(f"zoo.models.{module.name}")
+        if module.name in _UNAVAILABLE:
+            continue
+        try:
+            importlib.import_module(f"zoo.models.{module.name}")
+        except ModuleNotFoundError as error:
+            extra = EXTRAS.get((error.name or "").split(".")[0])
+            if extra is None:
+                raise
+            _UNAVAILABLE[module.name] = extra
+
+
+def _unknown_model(name):
+    """`UnknownNameError`, or the extra to install when the family needs one."""
+    info = catalog.model_info(name)
+    if info is not None and info["family"] in _UNAVAILABLE:
+        extra = _UNAVAILABLE[info["family"]]
+        return ZooError(
+            f"Model {name!r} needs the [{extra}] extra: pip install 'keras-zoo[{extra}]'."
+        )
+    return unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
 
 
 def list_models(pattern="*", *, tiny=None):
@@ -193,13 +225,13 @@ def get_family(name):
         return _FAMILIES[name]
     if name in _MODELS:
         return _FAMILIES[_MODELS[name].family]
-    raise unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
+    raise _unknown_model(name)
 
 
 def get_entry(name):
     load_families()
     if name not in _MODELS:
-        raise unknown_name("model", name, list(_MODELS) + list(_FAMILIES))
+        raise _unknown_model(name)
     return _MODELS[name]
 
 

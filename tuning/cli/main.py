@@ -95,6 +95,18 @@ def main(argv=None):
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        from zoo.registry import EXTRAS
+
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"zoo: error: this command needs the [{extra}] extra: "
+            f"pip install 'keras-zoo[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("zoo: interrupted; rerun with --resume to continue.", file=sys.stderr)
         return 130
