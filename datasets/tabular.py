@@ -9,6 +9,7 @@ takes raw rows.
 import csv
 import io
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -352,7 +353,7 @@ def bundle_from_frame(
             f"task={detected_task} but target {target!r} has {num_classes} classes."
         )
 
-    numeric, categorical, dropped = {}, {}, {}
+    numeric, categorical, dropped, date_columns = {}, {}, {}, {}
     for column in candidates:
         series = frame[column]
         if series.isna().all() or (series.astype("string").str.strip() == "").all():
@@ -368,6 +369,14 @@ def bundle_from_frame(
                 )
             numeric[column] = numbers
             continue
+        dates = _dates_or_none(series)
+        if dates is not None:
+            # Dates become numbers a network can use; the raw column is kept
+            # in the info so `zoo predict` derives the same from new rows.
+            for part, values in date_parts(dates).items():
+                numeric[f"{column}_{part}"] = values
+            date_columns[column] = [f"{column}_{part}" for part in DATE_PARTS]
+            continue
         text = series.astype("string").str.strip().fillna("")
         unique = text.nunique()
         if features is None and unique > 50 and unique > 0.5 * len(text):
@@ -382,6 +391,7 @@ def bundle_from_frame(
         numeric_columns=list(numeric),
         categorical_columns=list(categorical),
         dropped_columns=dropped,
+        date_columns=date_columns,
         task=task_name,
     )
 
@@ -425,8 +435,47 @@ def bundle_from_frame(
     return bundle
 
 
+DATE_PARTS = ("year", "month", "dayofweek")
+
+
+def _dates_or_none(series):
+    """The column as datetimes if (nearly) every non-empty value is a date."""
+    text = series.dropna().astype("string").str.strip()
+    text = text[text != ""]
+    # A date has digits and a separator; plain numbers were taken as numeric.
+    if text.empty or not text.str.contains(r"\d{1,4}[-/.]\d{1,2}", regex=True).all():
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+    return parsed if parsed.notna().sum() >= 0.9 * len(text) else None
+
+
+def date_parts(dates):
+    """Year, month and day of week (0 = Monday) of datetimes, NaN where missing."""
+    return {
+        "year": dates.dt.year.astype("float64"),
+        "month": dates.dt.month.astype("float64"),
+        "dayofweek": dates.dt.dayofweek.astype("float64"),
+    }
+
+
+def _with_date_parts(frame, raw_columns):
+    """Adds the `<column>_<part>` columns a model trained on dates expects."""
+    frame = frame.copy()
+    for column in raw_columns:
+        base, _, part = column.rpartition("_")
+        if column not in frame.columns and part in DATE_PARTS and base in frame.columns:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dates = pd.to_datetime(frame[base], errors="coerce", format="mixed")
+            frame[column] = date_parts(dates)[part]
+    return frame
+
+
 def rows_to_inputs(frame, raw_columns):
     """Turns a DataFrame of raw rows into the exported model's input dict."""
+    frame = _with_date_parts(frame, raw_columns)
     missing = [c for c in raw_columns if c not in frame.columns]
     if missing:
         raise DataError(
