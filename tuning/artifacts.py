@@ -143,3 +143,49 @@ def write_evaluation(evaluation, run_dir):
         write_text(path, text)
         paths.append(path)
     return paths
+
+
+def data_summary(bundle, *, max_labels=200_000):
+    """What the loader made of the data, as console lines: rows per split,
+    which columns became which features (and why any were dropped), and the
+    class balance of the training split."""
+    info = bundle.info or {}
+    lines = []
+    sizes = [
+        f"{split} {info[f'{split}_size']}"
+        for split in ("train", "validation", "test")
+        if f"{split}_size" in info
+    ]
+    head = f"data: {info.get('name', bundle.task)}, task {bundle.task}"
+    lines.append(head + (f"; rows: {', '.join(sizes)}" if sizes else ""))
+    dates = info.get("date_columns") or {}
+    derived = {part for parts in dates.values() for part in parts}
+    numeric = [c for c in info.get("numeric_columns", []) if c not in derived]
+    for label, columns in (
+        ("numeric", numeric),
+        ("categorical", info.get("categorical_columns", [])),
+        ("date -> year, month, day of week", list(dates)),
+    ):
+        if columns:
+            lines.append(f"  {label}: {', '.join(columns)}")
+    for column, reason in (info.get("dropped_columns") or {}).items():
+        lines.append(f"  dropped {column}: {reason}")
+    if bundle.num_classes:
+        lines.append("  " + _class_balance(bundle, max_labels))
+    return lines
+
+
+def _class_balance(bundle, max_labels):
+    labels = bundle.train.map(lambda *example: example[1]).take(max_labels)
+    values = np.concatenate(
+        [np.asarray(batch).reshape(len(batch), -1) for batch in labels.batch(8192)]
+    )
+    # One-hot targets count by their arg-max; integer targets as they are.
+    classes = values.argmax(1) if values.shape[1] > 1 else values[:, 0].astype(int)
+    counts = np.bincount(classes, minlength=bundle.num_classes)
+    names = bundle.class_names or [str(i) for i in range(len(counts))]
+    shares = ", ".join(
+        f"{name} {count} ({count / max(1, counts.sum()):.0%})"
+        for name, count in zip(names, counts, strict=False)
+    )
+    return f"class balance (train): {shares}"

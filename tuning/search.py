@@ -43,7 +43,7 @@ import pandas as pd
 from zoo.config import config_to_dict
 from zoo.errors import ZooError
 from zoo.tuning import distributed
-from zoo.tuning.artifacts import write_test_predictions
+from zoo.tuning.artifacts import data_summary, write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
 from zoo.tuning.checks import check_request
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -226,6 +226,8 @@ def tune(
     hypermodel.feature_cache_dir = os.path.join(run_dir, "feature_cache")
     epochs = hypermodel.epochs
     base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
+    if role != "worker":
+        print("\n".join(data_summary(base_bundle)), flush=True)
     objective = objective or default_objective(base_bundle.task)
     callbacks = dataclasses.replace(
         callbacks or CallbackOptions(),

@@ -21,7 +21,12 @@ from zoo.datasets.base import load_data
 from zoo.errors import ConfigError, ZooError
 from zoo.preprocessing import Preprocessing
 from zoo.registry import build_for_bundle, resolve_config
-from zoo.tuning.artifacts import plot_history, write_evaluation, write_test_predictions
+from zoo.tuning.artifacts import (
+    data_summary,
+    plot_history,
+    write_evaluation,
+    write_test_predictions,
+)
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
 from zoo.tuning.checks import check_request
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
@@ -351,6 +356,7 @@ def train(
         model, data, overrides=overrides, data_options=data_options, seed=seed
     )
     family, config, bundle = prepared.family, prepared.config, prepared.bundle
+    print("\n".join(data_summary(bundle)), flush=True)
     epochs = epochs or family.epochs
     batch_size = batch_size or family.batch_size
     spec = dataclasses.replace(

@@ -41,3 +41,17 @@ def test_prediction_rows_derive_the_same_parts():
     inputs = rows_to_inputs(rows, raw_columns)
     assert float(inputs["when_year"][0, 0]) == 2024.0
     assert float(inputs["when_dayofweek"][0, 0]) == 5.0
+
+
+def test_data_summary_names_every_column_and_the_class_balance():
+    from zoo.tuning.artifacts import data_summary
+
+    frame = _frame()
+    frame["ticket"] = [f"T{i}" for i in range(len(frame))]
+    bundle = bundle_from_frame(frame, target="label", name="toy", seed=0)
+    text = "\n".join(data_summary(bundle))
+    assert "rows: train" in text and "validation" in text
+    assert "numeric: amount" in text
+    assert "date -> year, month, day of week: when" in text
+    assert "dropped ticket: identifier-like text" in text
+    assert "class balance (train):" in text and "%" in text
