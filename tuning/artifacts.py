@@ -156,7 +156,10 @@ def data_summary(bundle, *, max_labels=200_000):
         for split in ("train", "validation", "test")
         if f"{split}_size" in info
     ]
-    head = f"data: {info.get('name', bundle.task)}, task {bundle.task}"
+    source = info.get("source") or info.get("name") or "data"
+    head = f"data: {os.path.basename(str(source))}, task {bundle.task}"
+    if info.get("target"):
+        head += f", target {info['target']}"
     lines.append(head + (f"; rows: {', '.join(sizes)}" if sizes else ""))
     dates = info.get("date_columns") or {}
     derived = {part for parts in dates.values() for part in parts}
