@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import sys
 import zipfile
 
 import keras
@@ -16,6 +17,7 @@ from zoo.datasets.image_ops import load_image_files
 from zoo.datasets.tabular import read_table, rows_to_inputs
 from zoo.errors import DataError, ZooError
 from zoo.registry import load_families
+from zoo.tabular import layer_name
 from zoo.tuning.io import read_json
 
 # data kind -> function(inputs: list[str], record: dict) -> model inputs
@@ -298,8 +300,40 @@ def predict(run_dir, inputs, *, safe_mode=True, draw_dir=None):
     if not inputs:
         raise ZooError("Give at least one input to predict on.")
     x = INPUT_READERS[kind](list(inputs), record)
+    if kind == "tabular":
+        for column, count, examples in unseen_categories(model, x):
+            print(
+                f"zoo predict: {count} row(s) have categories of {column!r} unseen in "
+                f"training ({', '.join(examples)}); they are encoded as unknown.",
+                file=sys.stderr,
+            )
     outputs = np.asarray(model.predict(x, verbose=0))
     return describe_predictions(outputs, record, inputs)
+
+
+def unseen_categories(model, inputs):
+    """`(column, rows, first values)` for categorical values the model's
+    vocabularies (its `lookup_<column>` StringLookup layers) never saw."""
+    lookups = {}
+    stack = [model]
+    while stack:  # The encoder is a model nested in the exported one.
+        layer = stack.pop()
+        stack.extend(getattr(layer, "layers", []))
+        if isinstance(layer, keras.layers.StringLookup):
+            lookups[layer.name] = set(layer.get_vocabulary())
+    found = []
+    for column, values in inputs.items():
+        vocabulary = lookups.get(f"lookup_{layer_name(column)}")
+        if vocabulary is None:
+            continue
+        texts = [
+            v.decode() if isinstance(v, bytes) else str(v)
+            for v in np.asarray(values).reshape(-1)
+        ]
+        unseen = [t for t in texts if t not in vocabulary]
+        if unseen:
+            found.append((column, len(unseen), sorted(set(unseen))[:3]))
+    return found
 
 
 def describe_predictions(outputs, record, inputs):
