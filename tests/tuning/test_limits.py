@@ -38,7 +38,9 @@ def _folder(tmp_path, bomb=True):
 def test_a_decompression_bomb_is_refused_from_its_header(tmp_path):
     root = _folder(tmp_path)
     started = time.perf_counter()
-    with pytest.raises(DataError, match="bomb.png is 400000000 pixels, over the budget"):
+    with pytest.raises(
+        DataError, match="bomb.png is 400000000 pixels, over the budget"
+    ):
         load_data(root, kind="image")
     assert time.perf_counter() - started < 30
     with pytest.raises(DataError, match="400000000 pixels"):
