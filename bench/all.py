@@ -39,7 +39,7 @@ PEAK_TARGET = 0.8
 PIPELINE_TARGET = 10.0
 TUNER_TARGET = 5.0
 
-# Why a target is missed, where the measurements showed it (see notes/issue8.md).
+# Why a target is missed, where the measurements showed it (bench/results/levers.md).
 REASONS = {
     ("compute", "char_cnn"): (
         "Conv1D on oneDNN reaches a fraction of a plain matmul: 7- and 3-wide kernels over "
