@@ -50,6 +50,17 @@ def register_saved_objects():
     load_families()
 
 
+def _imported_by_the_zoo():
+    """True while the top-level code of a `zoo.*` module is on the stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if frame.f_code.co_name == "<module>" and name.startswith("zoo."):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Runs `register_saved_objects` right after `import keras` completes.
 
@@ -76,6 +87,11 @@ class _RegisterAfterKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if self in sys.meta_path:
             sys.meta_path.remove(self)
         self._loader.exec_module(module)
+        if _imported_by_the_zoo():
+            # A zoo module importing Keras is mid-import itself; importing the
+            # families now would import it again half-built. The zoo's entry
+            # points that load models (`load_run`, the registry) register.
+            return
         try:
             register_saved_objects()
         except ImportError as error:  # An optional family's extra is missing.

@@ -61,6 +61,12 @@ def vocabulary_options(config):
     return {"max_tokens": config.max_tokens, "min_count": config.min_count}
 
 
+def units_space_to_config(values):
+    """A search space's `units` is the size of the one hidden (or recurrent) layer."""
+    values = dict(values)
+    return {**values, "hidden_units": (values.pop("units"),)}
+
+
 def check_vocabulary(input_shape, num_classes, length, family):
     """A `ConfigError` unless the data gives `length` ids and a vocabulary."""
     if num_classes is None or num_classes < 3:

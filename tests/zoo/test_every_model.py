@@ -151,3 +151,18 @@ def _first(split, count):
     """The first `count` inputs of a split, as a batch."""
     batch = next(iter(split.batch(count)))
     return batch[0] if isinstance(batch, tuple) else batch
+
+
+def test_importing_a_family_module_first_registers_without_a_cycle():
+    # Keras first imported by a family module: the registration hook must
+    # not re-enter the half-imported module (it warned of a circular import).
+    script = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "import zoo.models.cnn\n"
+        "from zoo.registry import list_models\n"
+        "assert 'cnn_detector_tiny' in list_models(), list_models()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

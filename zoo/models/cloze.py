@@ -29,6 +29,7 @@ from zoo.language_models import (
     check_vocabulary,
     cloze_evaluation,
     embedding_evaluation,
+    units_space_to_config,
     vocabulary_options,
     with_text_front,
 )
@@ -163,12 +164,6 @@ SEARCH_SPACE = {
 }
 
 
-def cloze_space_to_config(values):
-    """`units` is the size of the one hidden (or recurrent) layer."""
-    values = dict(values)
-    return {**values, "hidden_units": (values.pop("units"),)}
-
-
 register_family(
     Family(
         name="cloze",
@@ -179,7 +174,7 @@ register_family(
         default_data="hamlet",
         tasks=("token",),
         search_space=SEARCH_SPACE,
-        space_to_config=cloze_space_to_config,
+        space_to_config=units_space_to_config,
         data_options=cloze_data_options,
         adapt=adapt_cloze,
         evaluate=evaluate_cloze,

@@ -160,6 +160,47 @@ class CNNConfig(BaseConfig):
             raise ConfigError(f"channels must be 1, 3 or unset, got {self.channels}.")
 
 
+def conv_trunk(config, input_shape):
+    """The image input, rescaled to 0..1, through the config's conv blocks.
+
+    The classifier, the localizer and the detector share this trunk, so a
+    config field means the same layers in all three.
+
+    Returns:
+        `(inputs, feature_map)`.
+    """
+    spatial_sizes(config, input_shape[:2])
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    for index, (filters, kernel) in enumerate(
+        zip(config.filters, config.block_kernel_sizes(), strict=True)
+    ):
+        x = conv_block(x, filters, kernel, config, index)
+    return inputs, x
+
+
+def dense_stack(x, config):
+    """Global pooling or flattening, then the config's dense layers with dropout."""
+    if config.global_pool:
+        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+    for index, units in enumerate(config.dense_units):
+        x = keras.layers.Dense(
+            units,
+            activation=config.activation,
+            kernel_initializer=keras.initializers.HeUniform(seed=config.seed),
+            name=f"dense_{index + 1}",
+        )(x)
+        if config.dense_dropout_rate > 0:
+            x = keras.layers.Dropout(
+                config.dense_dropout_rate,
+                seed=config.seed,
+                name=f"dense_{index + 1}_dropout",
+            )(x)
+    return x
+
+
 def build_cnn(config, *, input_shape, num_classes):
     """Builds a CNN on raw 0..255 images.
 
@@ -181,36 +222,16 @@ def build_cnn(config, *, input_shape, num_classes):
         raise ConfigError(
             "CNN models are classifiers; give a dataset with class labels."
         )
-    spatial_sizes(config, input_shape[:2])
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    for index, (filters, kernel) in enumerate(
-        zip(config.filters, config.block_kernel_sizes(), strict=True)
-    ):
-        x = conv_block(x, filters, kernel, config, index)
-    if config.global_pool:
-        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
-    else:
-        x = keras.layers.Flatten(name="flatten")(x)
-    for index, units in enumerate(config.dense_units):
-        x = keras.layers.Dense(
-            units,
-            activation=config.activation,
-            kernel_initializer=keras.initializers.HeUniform(seed=config.seed),
-            name=f"dense_{index + 1}",
-        )(x)
-        if config.dense_dropout_rate > 0:
-            x = keras.layers.Dropout(
-                config.dense_dropout_rate,
-                seed=config.seed,
-                name=f"dense_{index + 1}_dropout",
-            )(x)
-    outputs = output_head(x, num_classes)
+    inputs, x = conv_trunk(config, input_shape)
+    outputs = output_head(dense_stack(x, config), num_classes)
     return keras.Model(inputs, outputs, name="cnn")
 
 
 def cnn_data_options(config):
-    """Loader options the config implies: a square image size, a channel count."""
+    """Loader options the config implies: a square image size, a channel count.
+
+    Shared by every family whose config has `image_size` and `channels`.
+    """
     options = {}
     if config.image_size is not None:
         options["image_size"] = config.image_size

@@ -20,7 +20,7 @@ from zoo.boxes import DecodeDetections, GridBoxHead, slot_width
 from zoo.compile import make_optimizer
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError
-from zoo.models.cnn import ACTIVATIONS, conv_block, spatial_sizes
+from zoo.models.cnn import ACTIVATIONS, cnn_data_options, conv_trunk
 from zoo.preprocessing import Preprocessing
 from zoo.registry import Family, register_family, register_model
 
@@ -143,13 +143,7 @@ def build_cnn_detector(config, *, input_shape, num_classes):
         raise ConfigError(
             "cnn_detector takes images with boxes (the image_boxes data kind)."
         )
-    spatial_sizes(config, input_shape[:2])
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    for index, (filters, kernel) in enumerate(
-        zip(config.filters, config.block_kernel_sizes(), strict=True)
-    ):
-        x = conv_block(x, filters, kernel, config, index)
+    inputs, x = conv_trunk(config, input_shape)
     for index, filters in enumerate(config.head_filters):
         x = keras.layers.Conv2D(
             filters,
@@ -201,15 +195,6 @@ def evaluate_cnn_detector(model, config, bundle):
     return evaluate_boxes(model, config, bundle, localizer=False)
 
 
-def detector_data_options(config):
-    options = {}
-    if config.image_size is not None:
-        options["image_size"] = config.image_size
-    if config.channels is not None:
-        options["channels"] = config.channels
-    return options
-
-
 # === Search space and registration ===
 
 SEARCH_SPACE = {
@@ -244,7 +229,7 @@ register_family(
         compile=compile_cnn_detector,
         data_kind="image_boxes",
         default_data="digit_scenes",
-        data_options=detector_data_options,
+        data_options=cnn_data_options,
         adapt=detector_adapt,
         evaluate=evaluate_cnn_detector,
         tasks=("detection",),

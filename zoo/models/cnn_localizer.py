@@ -26,8 +26,8 @@ from zoo.models.cnn import (
     CNNConfig,
     cnn_data_options,
     cnn_space_to_config,
-    conv_block,
-    spatial_sizes,
+    conv_trunk,
+    dense_stack,
 )
 from zoo.preprocessing import Preprocessing
 from zoo.registry import Family, register_family, register_model
@@ -97,31 +97,9 @@ def build_cnn_localizer(config, *, input_shape, num_classes):
         raise ConfigError(
             "cnn_localizer takes images with boxes (the image_boxes data kind)."
         )
-    spatial_sizes(config, input_shape[:2])
     width = slot_width(num_classes)
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    for index, (filters, kernel) in enumerate(
-        zip(config.filters, config.block_kernel_sizes(), strict=True)
-    ):
-        x = conv_block(x, filters, kernel, config, index)
-    if config.global_pool:
-        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
-    else:
-        x = keras.layers.Flatten(name="flatten")(x)
-    for index, units in enumerate(config.dense_units):
-        x = keras.layers.Dense(
-            units,
-            activation=config.activation,
-            kernel_initializer=keras.initializers.HeUniform(seed=config.seed),
-            name=f"dense_{index + 1}",
-        )(x)
-        if config.dense_dropout_rate > 0:
-            x = keras.layers.Dropout(
-                config.dense_dropout_rate,
-                seed=config.seed,
-                name=f"dense_{index + 1}_dropout",
-            )(x)
+    inputs, x = conv_trunk(config, input_shape)
+    x = dense_stack(x, config)
     x = keras.layers.Dense(width, name="slot", dtype="float32")(x)
     x = keras.layers.Reshape((1, 1, width), name="one_cell")(x)
     x = GridBoxHead(num_classes, name="box_head")(x)

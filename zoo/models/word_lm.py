@@ -28,6 +28,7 @@ from zoo.language_models import (
     check_vocabulary,
     embedding_evaluation,
     perplexity_evaluation,
+    units_space_to_config,
     vocabulary_options,
     with_text_front,
 )
@@ -140,12 +141,6 @@ SEARCH_SPACE = {
 }
 
 
-def word_lm_space_to_config(values):
-    """`units` is the size of the one hidden (or recurrent) layer."""
-    values = dict(values)
-    return {**values, "hidden_units": (values.pop("units"),)}
-
-
 register_family(
     Family(
         name="word_lm",
@@ -156,7 +151,7 @@ register_family(
         default_data="hamlet",
         tasks=("token",),
         search_space=SEARCH_SPACE,
-        space_to_config=word_lm_space_to_config,
+        space_to_config=units_space_to_config,
         data_options=word_lm_data_options,
         adapt=adapt_word_lm,
         evaluate=evaluate_word_lm,
