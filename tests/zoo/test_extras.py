@@ -38,8 +38,18 @@ sys.exit(main(sys.argv[1:]))
 
 def test_a_verb_that_needs_a_missing_extra_says_which(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", _CLI, "attention", "the bank", "a bank", "--word", "bank",
-         "--out", str(tmp_path / "attention")],
+        [
+            sys.executable,
+            "-c",
+            _CLI,
+            "attention",
+            "the bank",
+            "a bank",
+            "--word",
+            "bank",
+            "--out",
+            str(tmp_path / "attention"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

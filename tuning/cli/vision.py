@@ -19,7 +19,9 @@ def add_parsers(verbs):
     zeroshot.set_defaults(run=run_zeroshot)
 
     demo = verbs.add_parser("demo", help="Serve a Gradio app for a finished run.")
-    demo.add_argument("run_dir", help="A finished `zoo train` or `zoo tune` run to serve.")
+    demo.add_argument(
+        "run_dir", help="A finished `zoo train` or `zoo tune` run to serve."
+    )
     demo.add_argument(
         "--host",
         default="127.0.0.1",
