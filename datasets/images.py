@@ -472,7 +472,7 @@ def load_digits(
     )
 
 
-def _keras_dataset(name, loader, class_names, url_hint):
+def _keras_dataset(name, loader, class_names, url_hint, description=None):
     def load(
         *,
         image_size=None,
@@ -511,7 +511,7 @@ def _keras_dataset(name, loader, class_names, url_hint):
             info={"format": "keras.datasets"},
         )
 
-    load.__doc__ = (
+    load.__doc__ = description or (
         f"{name} through keras.datasets (downloaded once into the Keras cache)."
     )
     register_dataset(name, kind="image")(load)
@@ -542,6 +542,8 @@ _keras_dataset(
     _fashion_mnist,
     FASHION_MNIST_CLASSES,
     "storage.googleapis.com/tensorflow/tf-keras-datasets/",
+    "Fashion-MNIST (70,000 28x28 clothing images, 10 classes): offline from Debian's "
+    "dataset-fashion-mnist when installed, else keras.datasets.",
 )
 _keras_dataset(
     "cifar10",
