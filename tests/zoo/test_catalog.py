@@ -63,3 +63,22 @@ def test_every_flag_of_every_verb_has_help():
     ]
     assert not missing
     assert "(default: 2)" in verbs["train"].format_help().replace("\n", " ")
+
+
+def test_info_lists_settings_with_choices_and_the_search_space():
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo", "info", "bert_minilm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    pooling = next(line for line in lines if line.split()[:1] == ["pooling"])
+    assert "one of mean|pooled" in pooling
+    start = lines.index(
+        "search space of `zoo tune` (replace or extend with --space FILE):"
+    )
+    space = {line.split()[0]: line for line in lines[start + 1 :]}
+    assert "log sampling" in space["head_learning_rate"]
+    assert space["learning_rate"].endswith("one of 2e-05, 3e-05, 5e-05 (default 5e-05)")

@@ -66,7 +66,31 @@ def run_info(args):
     for setting in info["settings"]:
         default = json.dumps(setting["default"])
         print(f"  {setting['name']:28s} {setting['type']:24s} default {default}")
+    space = info.get("search_space") or {}
+    if space:
+        print("search space of `zoo tune` (replace or extend with --space FILE):")
+        for name, rule in space.items():
+            print(f"  {name:28s} {_describe_rule(rule)}")
     return 0
+
+
+def _describe_rule(rule):
+    """One search-space rule as a short phrase: choices, or a range."""
+    if isinstance(rule, dict) and "values" in rule:
+        text = _describe_rule(rule["values"])
+        return text + (f" (default {rule['default']})" if "default" in rule else "")
+    if isinstance(rule, list):
+        return "one of " + ", ".join(json.dumps(value) for value in rule)
+    if isinstance(rule, dict) and "min" in rule:
+        text = f"{rule['min']} to {rule['max']}"
+        if rule.get("step"):
+            text += f" step {rule['step']}"
+        if rule.get("sampling"):
+            text += f", {rule['sampling']} sampling"
+        if "default" in rule:
+            text += f" (default {rule['default']})"
+        return text
+    return json.dumps(rule)
 
 
 def build_catalog():
@@ -83,6 +107,7 @@ def build_catalog():
             "default_data": family.default_data,
             "tasks": list(family.tasks),
             "settings": _settings(family.config_class()),
+            "search_space": family.search_space,
         }
     models = []
     for name in list_models():
@@ -123,6 +148,8 @@ def _settings(config):
         if not isinstance(value, str | int | float | bool | list | type(None)):
             value = repr(value)
         kind = hints.get(field.name, field.type)
+        if typing.get_origin(kind) is typing.Literal:
+            kind = "one of " + "|".join(str(arg) for arg in typing.get_args(kind))
         kind = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
         settings.append({"name": field.name, "default": value, "type": str(kind)})
     return settings
