@@ -101,14 +101,16 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
             print(self._progress_line(trial), file=self.progress_stream, flush=True)
 
     def _progress_line(self, trial):
-        """`trial 3/10 [worker0]  lr=0.003 units=64  val_auc=0.9561  best=...`."""
+        """`trial 2 (3/10) [worker1]  lr=0.003 units=64  val_auc=0.9561  best=...`."""
         # The chief's copy carries the score; a worker's local one may not.
         ended = self.oracle.get_trial(trial.trial_id)
         objective = self.oracle.objective
         name = getattr(objective, "name", str(objective))
         number = _trial_number(trial.trial_id)
         total = self.oracle.max_trials
-        parts = [f"trial {number}/{total or '?'}"]
+        # The trial's id as the leaderboard and trial folders show it, and
+        # how far the search has come.
+        parts = [f"trial {_trial_id(trial.trial_id)} ({number}/{total or '?'})"]
         if self.tuner_id and self.tuner_id != "tuner0":
             parts[0] += f" [{self.tuner_id}]"
         parts.append(short_values(ended.hyperparameters.values))
@@ -120,7 +122,7 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
         best = self.oracle.get_best_trials(1)
         if best and best[0].score is not None:
             parts.append(
-                f"best {name}={best[0].score:.4f} (trial {_trial_number(best[0].trial_id)})"
+                f"best {name}={best[0].score:.4f} (trial {_trial_id(best[0].trial_id)})"
             )
         elapsed = time.monotonic() - self._search_started
         parts.append(f"elapsed {_clock(elapsed)}")
@@ -140,6 +142,14 @@ def short_values(values, width=90):
 
     text = " ".join(f"{k}={short(v)}" for k, v in values.items())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _trial_id(trial_id):
+    """KerasTuner's zero-padded id ("03") as the leaderboard prints it (3)."""
+    try:
+        return int(trial_id)
+    except (TypeError, ValueError):
+        return trial_id
 
 
 def _trial_number(trial_id):
