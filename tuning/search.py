@@ -150,12 +150,7 @@ def tune(
     if role == "worker":
         # The chief writes tune.json before it listens: read it after.
         distributed.wait_for_chief(chief_timeout)
-    search_dir = os.path.join(run_dir, "search")
-    if role != "worker" and os.path.exists(search_dir) and not resume:
-        raise ZooError(
-            f"{run_dir} already holds a search; pass --resume to continue it, or choose a new --run-dir."
-        )
-    spec = RunSpec(
+    requested = RunSpec(
         kind="tune",
         model=model,
         data=data,
@@ -174,123 +169,47 @@ def tune(
             "executions_per_trial": executions_per_trial,
         },
     )
-    saved = read_record(run_dir, "tune")
-    if (resume or role == "worker") and saved:
-        previous = RunSpec.from_record("tune", saved)
-        if role != "worker":
-            previous.check_same_request(model, data, run_dir)
-        saved_trials = previous.search["max_trials"]
-        wanted = _resumed_max_trials(
-            run_dir, saved_trials, max_trials if role != "worker" else None
-        )
-        if (
-            role != "worker"
-            and wanted == saved_trials
-            and _search_complete(run_dir, saved)
-        ):
-            raise ZooError(
-                f"The search in {run_dir} is already complete ({saved_trials} trials); "
-                "pass a larger --max-trials to run more, or choose a new --run-dir."
-            )
-        previous.search["max_trials"] = wanted
-        spec = previous
-    elif resume and not os.path.exists(search_dir):
-        raise ZooError(
-            f"{run_dir} holds no search to resume; drop --resume to start one there."
-        )
-    model, data, overrides = spec.model, spec.data, spec.overrides
-    data_options, seed, epochs = spec.data_options, spec.seed, spec.epochs
+    spec = _spec_to_run(run_dir, requested, role=role, resume=resume)
     callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
-    tuner, max_trials = spec.search["tuner"], spec.search["max_trials"]
-    objective, direction = spec.search["objective"], spec.search["direction"]
-    space, replace_space = spec.search["space"], spec.search["replace_space"]
-    executions_per_trial = spec.search["executions_per_trial"]
     check_request(
-        model,
-        overrides=overrides,
-        seed=seed,
-        data_options=data_options,
+        spec.model,
+        overrides=spec.overrides,
+        seed=spec.seed,
+        data_options=spec.data_options,
         callbacks=callbacks,
-        epochs=epochs,
+        epochs=spec.epochs,
         search=spec.search,
     )
     check_run_dir(run_dir)
     if role != "worker":
         clean_temporaries(run_dir)
-    max_trials = 10 if max_trials is None else max_trials
-    keras.utils.set_random_seed(seed)
-    hypermodel = ZooHyperModel(
-        model,
-        data,
-        space=space,
-        overrides=overrides,
-        data_options=data_options,
-        epochs=epochs,
-        seed=seed,
-        replace_space=replace_space,
-    )
-    hypermodel.feature_cache_dir = os.path.join(run_dir, "feature_cache")
-    epochs = hypermodel.epochs
-    base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
-    if role != "worker":
-        print("\n".join(data_summary(base_bundle)), flush=True)
-    objective = objective or default_objective(base_bundle.task)
-    callbacks = dataclasses.replace(
-        callbacks or CallbackOptions(),
-        monitor=objective,
-        checkpoint=False,
-        backup=False,
-    )
-    direction = direction or monitor_mode(objective)
-    spec = dataclasses.replace(
-        spec,
-        data=data or hypermodel.family.default_data,
-        epochs=epochs,
-        callbacks=dataclasses.asdict(callbacks),
-        search={**spec.search, "objective": objective, "direction": direction},
-    )
-    settings = {
-        "status": "running",
-        **spec.record(),
-        "family": hypermodel.family.name,
-        "data_kind": hypermodel.family.data_kind,
-        "task": base_bundle.task,
-    }
-    if role != "worker":
-        write_json(os.path.join(run_dir, "tune.json"), settings)
+    keras.utils.set_random_seed(spec.seed)
+    hypermodel, spec, settings = _prepare_search(run_dir, spec, role=role)
     search = make_tuner(
-        tuner,
+        spec.search["tuner"],
         hypermodel,
-        objective=objective,
-        direction=direction,
-        max_trials=max_trials,
-        epochs=epochs,
-        executions_per_trial=executions_per_trial,
-        seed=seed,
+        objective=spec.search["objective"],
+        direction=spec.search["direction"],
+        max_trials=spec.search["max_trials"],
+        epochs=spec.epochs,
+        executions_per_trial=spec.search["executions_per_trial"],
+        seed=spec.seed,
         run_dir=run_dir,
         overwrite=not resume and role != "worker",
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     trial_callbacks = make_callbacks(
-        run_dir, callbacks, learning_rate=None, epochs=epochs
+        run_dir,
+        CallbackOptions(**spec.callbacks),
+        learning_rate=None,
+        epochs=spec.epochs,
     )
     search_kwargs = {"callbacks": trial_callbacks, "verbose": verbose}
-    if tuner != "hyperband":
-        search_kwargs["epochs"] = epochs
+    if spec.search["tuner"] != "hyperband":
+        search_kwargs["epochs"] = spec.epochs
     # Frozen through the export too: loading the best model collects garbage.
     with spared_heap():
-        try:
-            with disk_full_as_error(os.path.join(run_dir, "search")):
-                search.search(**search_kwargs)
-        except RuntimeError as error:
-            if "consecutive failures" not in str(error):
-                raise
-            # Keep the record of what failed, then say why the search stopped.
-            write_frame_csv(os.path.join(run_dir, "results.csv"), results_frame(search))
-            raise ZooError(
-                f"The search stopped after {max_consecutive_failed_trials} failed trials "
-                f"in a row; see the reason column of {os.path.join(run_dir, 'results.csv')}."
-            ) from None
+        _search(search, search_kwargs, run_dir, max_consecutive_failed_trials)
         if role == "worker":
             return TuneResult(run_dir, pd.DataFrame(), {}, {}, search)
         results = results_frame(search)
@@ -304,6 +223,116 @@ def tune(
             os.path.join(run_dir, "tune.json"), {**settings, "status": "complete"}
         )
     return TuneResult(run_dir, results, best_metrics, best_values, search)
+
+
+def _spec_to_run(run_dir, requested, *, role, resume):
+    """The requested run specification, or the saved one when resuming.
+
+    A resumed search keeps its saved settings; only a larger `max_trials`
+    than the saved one is taken from the request.
+    """
+    search_dir = os.path.join(run_dir, "search")
+    if role != "worker" and os.path.exists(search_dir) and not resume:
+        raise ZooError(
+            f"{run_dir} already holds a search; pass --resume to continue it, or choose a new --run-dir."
+        )
+    saved = read_record(run_dir, "tune")
+    if (resume or role == "worker") and saved:
+        previous = RunSpec.from_record("tune", saved)
+        if role != "worker":
+            previous.check_same_request(requested.model, requested.data, run_dir)
+        saved_trials = previous.search["max_trials"]
+        wanted = _resumed_max_trials(
+            run_dir,
+            saved_trials,
+            requested.search["max_trials"] if role != "worker" else None,
+        )
+        if (
+            role != "worker"
+            and wanted == saved_trials
+            and _search_complete(run_dir, saved)
+        ):
+            raise ZooError(
+                f"The search in {run_dir} is already complete ({saved_trials} trials); "
+                "pass a larger --max-trials to run more, or choose a new --run-dir."
+            )
+        previous.search["max_trials"] = wanted
+        return previous
+    if resume and not os.path.exists(search_dir):
+        raise ZooError(
+            f"{run_dir} holds no search to resume; drop --resume to start one there."
+        )
+    return requested
+
+
+def _prepare_search(run_dir, spec, *, role):
+    """Builds the hypermodel, fills the spec's defaults from the family and the
+    data, prints the loaded-data summary and writes `tune.json` (chief).
+
+    Returns:
+        `(hypermodel, spec, settings)`; `settings` is the `tune.json` record.
+    """
+    hypermodel = ZooHyperModel(
+        spec.model,
+        spec.data,
+        space=spec.search["space"],
+        overrides=spec.overrides,
+        data_options=spec.data_options,
+        epochs=spec.epochs,
+        seed=spec.seed,
+        replace_space=spec.search["replace_space"],
+    )
+    hypermodel.feature_cache_dir = os.path.join(run_dir, "feature_cache")
+    base_bundle = hypermodel.prepared_for(hypermodel.base_config).bundle
+    if role != "worker":
+        print("\n".join(data_summary(base_bundle)), flush=True)
+    objective = spec.search["objective"] or default_objective(base_bundle.task)
+    callbacks = dataclasses.replace(
+        CallbackOptions(**spec.callbacks) if spec.callbacks else CallbackOptions(),
+        monitor=objective,
+        checkpoint=False,
+        backup=False,
+    )
+    spec = dataclasses.replace(
+        spec,
+        data=spec.data or hypermodel.family.default_data,
+        epochs=hypermodel.epochs,
+        callbacks=dataclasses.asdict(callbacks),
+        search={
+            **spec.search,
+            "max_trials": 10
+            if spec.search["max_trials"] is None
+            else spec.search["max_trials"],
+            "objective": objective,
+            "direction": spec.search["direction"] or monitor_mode(objective),
+        },
+    )
+    settings = {
+        "status": "running",
+        **spec.record(),
+        "family": hypermodel.family.name,
+        "data_kind": hypermodel.family.data_kind,
+        "task": base_bundle.task,
+    }
+    if role != "worker":
+        write_json(os.path.join(run_dir, "tune.json"), settings)
+    return hypermodel, spec, settings
+
+
+def _search(search, search_kwargs, run_dir, max_consecutive_failed_trials):
+    """Runs the search; a full disk or a run of failed trials ends in one line."""
+    try:
+        with disk_full_as_error(os.path.join(run_dir, "search")):
+            search.search(**search_kwargs)
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        # Keep the record of what failed, then say why the search stopped.
+        write_frame_csv(os.path.join(run_dir, "results.csv"), results_frame(search))
+        raise ZooError(
+            f"The search stopped after {max_consecutive_failed_trials} failed trials "
+            f"in a row; see the reason column of {os.path.join(run_dir, 'results.csv')}."
+        ) from None
 
 
 def _search_complete(run_dir, saved):
