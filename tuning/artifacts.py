@@ -180,15 +180,21 @@ def data_summary(bundle, *, max_labels=200_000):
 
 def _class_balance(bundle, max_labels):
     labels = bundle.train.map(lambda *example: example[1]).take(max_labels)
-    values = np.concatenate(
-        [np.asarray(batch).reshape(len(batch), -1) for batch in labels.batch(8192)]
-    )
-    # One-hot targets count by their arg-max; integer targets as they are.
-    classes = values.argmax(1) if values.shape[1] > 1 else values[:, 0].astype(int)
+    batches = [np.asarray(batch) for batch in labels.batch(8192)]
+    if bundle.task == "detection":
+        # Box targets are `[max_boxes, 5]` rows of (class, box); class -1 pads.
+        classes = np.concatenate([batch[..., 0].reshape(-1) for batch in batches])
+        classes = classes[classes >= 0].astype(int)
+        what = "objects per class (train)"
+    else:
+        values = np.concatenate([b.reshape(len(b), -1) for b in batches])
+        # One-hot targets count by their arg-max; integer targets as they are.
+        classes = values.argmax(1) if values.shape[1] > 1 else values[:, 0].astype(int)
+        what = "class balance (train)"
     counts = np.bincount(classes, minlength=bundle.num_classes)
     names = bundle.class_names or [str(i) for i in range(len(counts))]
     shares = ", ".join(
         f"{name} {count} ({count / max(1, counts.sum()):.0%})"
         for name, count in zip(names, counts, strict=False)
     )
-    return f"class balance (train): {shares}"
+    return f"{what}: {shares}"

@@ -3,6 +3,8 @@
 import numpy as np
 from PIL import Image
 
+from zoo.datasets.base import load_data
+from zoo.tuning.artifacts import data_summary
 from zoo.tuning.cli.main import main
 from zoo.tuning.predict import load_run, predict
 from zoo.tuning.train import train
@@ -52,3 +54,12 @@ def test_detector_run_writes_boxes_and_predicts_in_image_pixels(tmp_path, capsys
     assert Image.open(tmp_path / "drawn" / "input_boxes.png").size == (64, 48)
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "input.png")]) == 0
     assert "xmin" in capsys.readouterr().out
+
+
+def test_data_summary_counts_the_objects_of_each_class():
+    bundle = load_data("digit_scenes", kind="image_boxes", size=60, seed=0)
+    line = [text for text in data_summary(bundle) if "per class" in text][0]
+    counts = [int(part.split()[1]) for part in line.split(": ", 1)[1].split(", ")]
+    # One to four digits per canvas over 42 training canvases, every digit drawn.
+    assert len(counts) == 10 and 42 <= sum(counts) <= 4 * 42
+    assert sum(count > 0 for count in counts) >= 8
