@@ -7,6 +7,7 @@ from tests.helpers import run_model_test
 from zoo.box_losses import LocalizerLoss
 from zoo.errors import ConfigError
 from zoo.registry import create_model, resolve_config
+from zoo.tuning.train import prepare
 
 
 def square_images(count, size=32, seed=0):
@@ -53,3 +54,18 @@ def test_config_checks():
         resolve_config("cnn_localizer", box_loss="mse")[1].validate()
     with pytest.raises(ConfigError, match="box_weight must be >= 0"):
         resolve_config("cnn_localizer", box_weight=-1.0)[1].validate()
+    with pytest.raises(ConfigError, match="augment must be"):
+        resolve_config("cnn_localizer", augment="rotate")[1].validate()
+
+
+def test_training_copies_are_shifted_unless_the_user_says_otherwise(tmp_path):
+    family, config = resolve_config("cnn_localizer_tiny")
+    assert family.data_options(config)["augment"] == "shift"
+    prepared = prepare(
+        "cnn_localizer_tiny",
+        "digit_boxes",
+        data_options={"size": 40, "augment": "none"},
+    )
+    assert prepared.bundle.info["augment"] == []
+    prepared = prepare("cnn_localizer_tiny", "digit_boxes", data_options={"size": 40})
+    assert list(prepared.bundle.info["augment"]) == ["shift"]
