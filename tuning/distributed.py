@@ -88,6 +88,26 @@ def configure_search(role, address=None, tuner_id=None):
 
 
 CHIEF_TIMEOUT = 300  # Seconds a worker waits for its chief to listen.
+# Exit status of a worker that stopped after its --trials-per-worker
+# (EX_TEMPFAIL): `launch_local` starts a fresh process in its place.
+RECYCLED_EXIT = 75
+
+
+def check_trials_per_worker(trials_per_worker, role):
+    """`trials_per_worker` is None or >= 1, and only for a distributed search."""
+    if trials_per_worker is None:
+        return
+    if isinstance(trials_per_worker, bool) or not isinstance(trials_per_worker, int):
+        raise ConfigError(
+            f"--trials-per-worker must be a whole number, got {trials_per_worker!r}."
+        )
+    if trials_per_worker < 1:
+        raise ConfigError(f"--trials-per-worker must be >= 1, got {trials_per_worker}.")
+    if role is None:
+        raise ConfigError(
+            "--trials-per-worker recycles the worker processes of a distributed "
+            "search; add --distributed local (one machine) or run it on workers."
+        )
 
 
 def wait_for_chief(timeout=CHIEF_TIMEOUT):
@@ -127,6 +147,11 @@ def free_port(host="127.0.0.1"):
 def launch_local(tune_args, *, workers=2, port=None, timeout=None, env=None):
     """Runs `zoo tune TUNE_ARGS` as a chief and `workers` workers on this machine.
 
+    A worker that stops after its `--trials-per-worker` (exit status
+    `RECYCLED_EXIT`) is started again in a fresh process while the chief
+    still hands out trials: the memory a process keeps per fitted model goes
+    back to the system with it.
+
     Args:
         tune_args: The `zoo tune` arguments (model, --run-dir, ...), without
             any --distributed option.
@@ -143,47 +168,46 @@ def launch_local(tune_args, *, workers=2, port=None, timeout=None, env=None):
     address = f"127.0.0.1:{port or free_port()}"
     base_env = {**os.environ, **(env or {})}
     command = [sys.executable, "-m", "zoo", "tune", *tune_args]
-    processes = []
-    try:
-        chief = subprocess.Popen(
-            [*command, "--distributed", "chief", "--oracle-address", address],
+
+    def start_worker(index):
+        return subprocess.Popen(
+            [
+                *command,
+                *("--distributed", "worker", "--oracle-address", address),
+                *("--tuner-id", f"worker{index}"),
+            ],
             env=base_env,
         )
-        processes.append(chief)
-        for index in range(workers):
-            processes.append(
-                subprocess.Popen(
-                    [
-                        *command,
-                        "--distributed",
-                        "worker",
-                        "--oracle-address",
-                        address,
-                        "--tuner-id",
-                        f"worker{index}",
-                    ],
-                    env=base_env,
-                )
-            )
+
+    chief = subprocess.Popen(
+        [*command, "--distributed", "chief", "--oracle-address", address],
+        env=base_env,
+    )
+    pool = []
+    try:
+        pool = [start_worker(index) for index in range(workers)]
         deadline = None if timeout is None else time.monotonic() + timeout
         while chief.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise ZooError(
                     f"The distributed search ran past {timeout} s; stopped it."
                 )
-            if all(p.poll() not in (None, 0) for p in processes[1:]):
+            for index, worker in enumerate(pool):
+                if worker.poll() == RECYCLED_EXIT:
+                    pool[index] = start_worker(index)
+            if all(w.poll() not in (None, 0, RECYCLED_EXIT) for w in pool):
                 raise ZooError(
                     "Every worker of the distributed search failed; see their output above."
                 )
             time.sleep(0.5)
-        for process in processes[1:]:
+        for worker in pool:
             remaining = (
                 None if deadline is None else max(1, deadline - time.monotonic())
             )
-            process.wait(timeout=remaining)
+            worker.wait(timeout=remaining)
         return chief.returncode
     finally:
-        for process in processes:
+        for process in [chief, *pool]:
             if process.poll() is None:
                 process.kill()
                 process.wait()

@@ -58,7 +58,12 @@ from zoo.tuning.report import write_report
 from zoo.tuning.results import results_frame
 from zoo.tuning.runspec import RunSpec, read_record
 from zoo.tuning.train import check_run_dir, evaluate_model, export_model
-from zoo.tuning.tuners import default_objective, make_tuner, spared_heap
+from zoo.tuning.tuners import (
+    WorkerRecycled,
+    default_objective,
+    make_tuner,
+    spared_heap,
+)
 
 
 @dataclasses.dataclass
@@ -71,6 +76,8 @@ class TuneResult:
         best_metrics: Test metrics of the best trial's model ({} on a worker).
         best_hyperparameters: Its hyperparameter values ({} on a worker).
         tuner: The KerasTuner tuner.
+        recycled: A worker stopped after its `trials_per_worker` trials,
+            with the search still going (its launcher starts a fresh one).
     """
 
     run_dir: str
@@ -78,6 +85,7 @@ class TuneResult:
     best_metrics: dict
     best_hyperparameters: dict
     tuner: object
+    recycled: bool = False
 
 
 def tune(
@@ -102,6 +110,7 @@ def tune(
     max_consecutive_failed_trials=5,
     report=True,
     chief_timeout=distributed.CHIEF_TIMEOUT,
+    trials_per_worker=None,
 ):
     """Runs a KerasTuner search and writes `results.csv`, `best/` and `report.html`.
 
@@ -132,6 +141,10 @@ def tune(
         report: Write `report.html` at the end.
         chief_timeout: Seconds a distributed worker waits for its chief
             before giving up.
+        trials_per_worker: A distributed worker stops after this many trials
+            (`TuneResult.recycled`), so a fresh process can take over and
+            memory stays flat over a long search (`zoo tune --distributed
+            local --trials-per-worker N` restarts it). The chief ignores it.
 
     Returns:
         A `TuneResult`; `results` is the leaderboard as a DataFrame.
@@ -147,6 +160,7 @@ def tune(
     """
     run_dir = os.fspath(run_dir)
     role = distributed.search_role()
+    distributed.check_trials_per_worker(trials_per_worker, role)
     if role == "worker":
         # The chief writes tune.json before it listens: read it after.
         distributed.wait_for_chief(chief_timeout)
@@ -198,6 +212,8 @@ def tune(
         overwrite=not resume and role != "worker",
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
+    if role == "worker":
+        search.trials_per_worker = trials_per_worker
     trial_callbacks = make_callbacks(
         run_dir,
         CallbackOptions(**spec.callbacks),
@@ -209,7 +225,10 @@ def tune(
         search_kwargs["epochs"] = spec.epochs
     # Frozen through the export too: loading the best model collects garbage.
     with spared_heap():
-        _search(search, search_kwargs, run_dir, max_consecutive_failed_trials)
+        try:
+            _search(search, search_kwargs, run_dir, max_consecutive_failed_trials)
+        except WorkerRecycled:
+            return TuneResult(run_dir, pd.DataFrame(), {}, {}, search, recycled=True)
         if role == "worker":
             return TuneResult(run_dir, pd.DataFrame(), {}, {}, search)
         results = results_frame(search)

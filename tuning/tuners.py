@@ -45,6 +45,13 @@ class SearchDiskFullError(DiskFullError, kt.errors.FatalError):
     and go on to fail every next one)."""
 
 
+class WorkerRecycled(Exception):
+    """A worker ran its `trials_per_worker` trials and stops, so that a fresh
+    process (started by `zoo.tuning.distributed.launch_local`) takes the next
+    ones: Keras and TensorFlow keep ~4 MiB of every fitted model after
+    `clear_session`, so only a new process gives memory back."""
+
+
 class _ZooTunerMixin(CheckpointFromBackupMixin):
     """Per-trial backups (a killed trial resumes from its last epoch) that
     also feed the best-epoch checkpoint, per-trial history files and a heap
@@ -52,6 +59,15 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
 
     #: Where the one-line-per-trial progress goes (None: silent).
     progress_stream = sys.stdout
+    #: Trials this process runs before `WorkerRecycled` (None: no limit).
+    trials_per_worker = None
+
+    def pre_create_trial(self):
+        super().pre_create_trial()
+        # Before asking the oracle, so no trial is handed out and left open.
+        done = len(getattr(self, "_trial_seconds", ()))
+        if self.trials_per_worker and done >= self.trials_per_worker:
+            raise WorkerRecycled(f"{done} trials run")
 
     def search(self, *fit_args, **fit_kwargs):
         self._search_started = time.monotonic()
@@ -94,10 +110,10 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
             os.path.join(self.get_trial_dir(trial.trial_id), "backup"),
             ignore_errors=True,
         )
+        self._trial_seconds.append(time.monotonic() - self._trial_started)
         if self.progress_stream is not None:
             # KerasTuner's own display is all-or-nothing with Keras' epoch
             # lines (one `verbose`); this line is the search's heartbeat.
-            self._trial_seconds.append(time.monotonic() - self._trial_started)
             print(self._progress_line(trial), file=self.progress_stream, flush=True)
 
     def _progress_line(self, trial):

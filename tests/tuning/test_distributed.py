@@ -194,3 +194,45 @@ def test_local_launch_passes_everything_but_the_role():
         "--epochs",
         "1",
     ]
+
+
+def test_trials_per_worker_is_checked_before_anything_runs():
+    with pytest.raises(ConfigError, match="add --distributed local"):
+        distributed.check_trials_per_worker(5, None)
+    with pytest.raises(ConfigError, match="must be >= 1"):
+        distributed.check_trials_per_worker(0, "worker")
+    with pytest.raises(ConfigError, match="whole number"):
+        distributed.check_trials_per_worker("3", "worker")
+    distributed.check_trials_per_worker(None, None)
+    distributed.check_trials_per_worker(3, "chief")
+
+
+@pytest.mark.slow
+def test_recycled_worker_processes_share_out_the_trials(tmp_path):
+    run_dir = tmp_path / "recycled"
+    args = [
+        "mlp_tiny",
+        *("--data", "iris", "--run-dir", str(run_dir)),
+        *("--max-trials", "5", "--epochs", "1", "--trials-per-worker", "2"),
+        *("--no-tensorboard", "--verbose", "0", "--no-report"),
+    ]
+    code = distributed.launch_local(
+        args,
+        workers=1,
+        timeout=500,
+        env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert code == 0
+    frame = pd.read_csv(run_dir / "results.csv", dtype={"trial_id": str})
+    assert len(frame) == 5 and (frame["status"] == "COMPLETED").all()
+    pids = {}
+    for path in glob.glob(str(run_dir / "search" / "trial_*" / "worker.json")):
+        with open(path) as handle:
+            runs = json.load(handle)["runs"]
+        assert len(runs) == 1  # No trial ran twice.
+        pids[os.path.basename(os.path.dirname(path))] = runs[0]["pid"]
+    # Two trials a process: three processes for five trials, in order.
+    ordered = [pids[name] for name in sorted(pids)]
+    assert len(set(ordered)) == 3
+    assert ordered[0] == ordered[1] and ordered[2] == ordered[3] != ordered[0]
+    assert (run_dir / "best" / "model.keras").exists()

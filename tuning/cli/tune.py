@@ -92,6 +92,14 @@ def add_parsers(verbs):
         metavar="SECONDS",
         help="How long a worker waits for its chief to answer (default 300).",
     )
+    tune.add_argument(
+        "--trials-per-worker",
+        type=int,
+        metavar="N",
+        help="A worker process stops after N trials and --distributed local starts "
+        "a fresh one: memory stays flat over a long search (e.g. 25; default: no "
+        "limit). With one machine: --distributed local --workers 1 --trials-per-worker N.",
+    )
     tune.set_defaults(run=run_tune)
 
 
@@ -137,7 +145,15 @@ def run_tune(args, argv=None):
         max_consecutive_failed_trials=args.max_failed_trials,
         report=not args.no_report,
         chief_timeout=args.chief_timeout,
+        trials_per_worker=args.trials_per_worker,
     )
+    if result.recycled:
+        print(
+            f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: ran its "
+            f"{args.trials_per_worker} trials; a fresh process takes the next ones.",
+            flush=True,
+        )
+        return distributed.RECYCLED_EXIT
     if result.results.empty:
         print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: no more trials.")
         return 0
