@@ -84,7 +84,12 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed.
         return exit_.code
-    if not getattr(args, "fast", False):  # `zoo list` & co. never load TensorFlow.
+    # `zoo list` & co. never load TensorFlow, nor does the launcher of a local
+    # distributed search (its chief and workers do; it only waits on them).
+    if (
+        not getattr(args, "fast", False)
+        and getattr(args, "distributed", None) != "local"
+    ):
         _quiet()
     from zoo.errors import ZooError
 

@@ -107,7 +107,6 @@ def run_tune(args, argv=None):
     import dataclasses
 
     from zoo.tuning import distributed
-    from zoo.tuning.search import tune
 
     if args.distributed == "local":
         return distributed.launch_local(
@@ -117,6 +116,10 @@ def run_tune(args, argv=None):
             if args.oracle_address
             else None,
         )
+    # Imported after the local launcher has returned: it only waits on its
+    # processes, and TensorFlow would cost it a gigabyte of memory.
+    from zoo.tuning.search import tune
+
     if args.distributed:
         distributed.configure_search(
             args.distributed, args.oracle_address, args.tuner_id
