@@ -210,3 +210,16 @@ def test_train_then_predict_in_a_subprocess(tmp_path):
     assert any(
         name in predicted.stdout for name in ("setosa", "versicolor", "virginica")
     )
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    # `zoo list | head -1`: the pipe closes after one line.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""

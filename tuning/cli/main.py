@@ -115,6 +115,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("zoo: interrupted; rerun with --resume to continue.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `zoo list | head`: the reader left. Python's documented recipe:
+        # point stdout at devnull so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
