@@ -223,3 +223,15 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     process.stdout.close()
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
+
+
+def test_commands_that_train_keep_tensorflow_retracing_warnings_off_the_console():
+    import logging
+
+    import tensorflow as tf
+
+    from zoo.tuning.cli.main import _quiet
+
+    tf.get_logger().setLevel("WARNING")
+    _quiet()
+    assert tf.get_logger().level == logging.ERROR

@@ -51,7 +51,12 @@ def _quiet():
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
             try:
-                import tensorflow  # noqa: F401
+                import tensorflow
+
+                # Each trial or run builds new functions: TensorFlow's
+                # "triggered tf.function retracing" warning is expected
+                # here and would break up the one-line-per-trial output.
+                tensorflow.get_logger().setLevel("ERROR")
 
                 from zoo.datasets.base import load_datasets
                 from zoo.registry import load_families
