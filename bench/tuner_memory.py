@@ -169,7 +169,23 @@ def recycled(trials, per_worker, run_dir):
         f"peak {max(at_trial.values()):.0f} MiB; at trial {counts[-1]}: "
         f"{at_trial[counts[-1]]:.0f} MiB"
     )
-    print(f"growth, second half (least squares): {slope:.3f} MiB per trial")
+    # Memory saws up and down with each worker; compare like with like: the
+    # peak of each worker's generation of trials.
+    peaks = [
+        max(v for k, v in at_trial.items() if start < k <= start + per_worker)
+        for start in range(0, counts[-1], per_worker)
+        if any(start < k <= start + per_worker for k in at_trial)
+    ]
+    between = per_worker * (len(peaks) - 2)
+    print("peak per worker generation (MiB): " + " ".join(f"{p:.0f}" for p in peaks))
+    if between > 0:
+        print(
+            f"growth, second to last generation's peak: "
+            f"{(peaks[-1] - peaks[1]) / between:.3f} MiB per trial"
+        )
+    print(
+        f"growth, second half (least squares, saw phase included): {slope:.3f} MiB per trial"
+    )
     print(
         "tree RSS every 10 trials (MiB): "
         + " ".join(f"{at_trial[k]:.0f}" for k in counts if k % 10 == 0)
