@@ -1,6 +1,6 @@
 """JointVAE analysis: the latent API, disentanglement metrics and image grids.
 
-Works on any trained `zoo.models.joint_vae.JointVAE` (it only calls the
+Works on any trained `zoo.joint_vae_model.JointVAE` (it only calls the
 model's `encode_parameters`, `sample_latent` and `decode`):
 
 - the latent API: `encode` images to latent parameters, `make_latent` and

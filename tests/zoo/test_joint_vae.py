@@ -17,14 +17,9 @@ from zoo.joint_vae_analysis import (
     traverse,
     unsupervised_accuracy,
 )
-from zoo.models.joint_vae import (
-    METRIC_NAMES,
-    GumbelSoftmax,
-    JointVAE,
-    JointVAEConfig,
-    build_joint_vae,
-    linear_capacity,
-)
+from zoo.joint_vae_layers import GumbelSoftmax
+from zoo.joint_vae_model import METRIC_NAMES, JointVAE, linear_capacity
+from zoo.models.joint_vae import JointVAEConfig, build_joint_vae
 from zoo.registry import create_model, list_models, resolve_config
 
 
