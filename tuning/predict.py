@@ -14,7 +14,8 @@ from zoo.box_drawing import draw_boxes
 from zoo.datasets.base import load_datasets
 from zoo.datasets.boxes import load_annotated_image
 from zoo.datasets.image_ops import load_image_files
-from zoo.datasets.tabular import read_table, rows_to_inputs
+from zoo.datasets.table_columns import rows_to_inputs
+from zoo.datasets.table_files import read_table
 from zoo.errors import DataError, ZooError
 from zoo.registry import load_families
 from zoo.tabular import layer_name

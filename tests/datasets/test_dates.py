@@ -4,7 +4,8 @@ prediction time, instead of being dropped as identifier-like text."""
 import numpy as np
 import pandas as pd
 
-from zoo.datasets.tabular import bundle_from_frame, rows_to_inputs
+from zoo.datasets.table_columns import rows_to_inputs
+from zoo.datasets.tabular import bundle_from_frame
 
 
 def _frame(rows=120):

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from zoo.datasets.base import load_data
-from zoo.datasets.tabular import read_table
+from zoo.datasets.table_files import read_table
 from zoo.errors import DataError, UnknownNameError
 
 
