@@ -44,22 +44,7 @@ class CompareResult:
 
 def load_configs(source):
     """Reads and checks a list of entries from a JSON file, JSON text or a list."""
-    if isinstance(source, list | tuple):
-        entries = list(source)
-        where = "the configs"
-    else:
-        where = os.fspath(source)
-        try:
-            if os.path.exists(where):
-                with open(where, encoding="utf-8") as handle:
-                    entries = json.load(handle)
-            else:
-                entries = json.loads(where)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(
-                f"Cannot read {where!r} as JSON ({getattr(error, 'msg', error)}); "
-                'give a file holding a list of {"name": ..., "model": ...} entries.'
-            ) from None
+    entries, where = _read_entries(source)
     if isinstance(entries, dict) and "entries" in entries:
         entries = entries["entries"]
     if not isinstance(entries, list) or not entries:
@@ -70,43 +55,63 @@ def load_configs(source):
     names = set()
     checked = []
     for position, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"Entry {position} of {where} is not a JSON object.")
-        unknown = sorted(set(entry) - set(ENTRY_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"Entry {position} of {where} has unknown key {unknown[0]!r}; "
-                f"allowed keys: {', '.join(ENTRY_KEYS)}."
-            )
-        name = entry.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise ConfigError(
-                f'Entry {position} of {where} needs a "name" usable as a folder name '
-                f"(letters, digits, _ . -), got {name!r}."
-            )
-        if name in names:
-            raise ConfigError(
-                f"Two entries of {where} are named {name!r}; names must differ."
-            )
-        names.add(name)
-        if not isinstance(entry.get("model"), str):
-            raise ConfigError(
-                f'Entry {name!r} of {where} needs a "model" (see `zoo list`).'
-            )
-        if not isinstance(entry.get("set", {}), dict):
-            raise ConfigError(
-                f'Entry {name!r}: "set" must be an object of model settings.'
-            )
-        for key in ("epochs", "batch_size"):
-            value = entry.get(key)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 1
-            ):
-                raise ConfigError(
-                    f"Entry {name!r}: {key} must be a positive integer, got {value!r}."
-                )
+        _check_entry(entry, position, where, names)
+        names.add(entry["name"])
         checked.append({"set": {}, **entry})
     return checked
+
+
+def _read_entries(source):
+    """`(the parsed JSON or list, how to name it in messages)`."""
+    if isinstance(source, list | tuple):
+        return list(source), "the configs"
+    where = os.fspath(source)
+    try:
+        if os.path.exists(where):
+            with open(where, encoding="utf-8") as handle:
+                return json.load(handle), where
+        return json.loads(where), where
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"Cannot read {where!r} as JSON ({getattr(error, 'msg', error)}); "
+            'give a file holding a list of {"name": ..., "model": ...} entries.'
+        ) from None
+
+
+def _check_entry(entry, position, where, names):
+    """Raises `ConfigError` for an entry that cannot run; `names` are those before it."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"Entry {position} of {where} is not a JSON object.")
+    unknown = sorted(set(entry) - set(ENTRY_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"Entry {position} of {where} has unknown key {unknown[0]!r}; "
+            f"allowed keys: {', '.join(ENTRY_KEYS)}."
+        )
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f'Entry {position} of {where} needs a "name" usable as a folder name '
+            f"(letters, digits, _ . -), got {name!r}."
+        )
+    if name in names:
+        raise ConfigError(
+            f"Two entries of {where} are named {name!r}; names must differ."
+        )
+    if not isinstance(entry.get("model"), str):
+        raise ConfigError(
+            f'Entry {name!r} of {where} needs a "model" (see `zoo list`).'
+        )
+    if not isinstance(entry.get("set", {}), dict):
+        raise ConfigError(f'Entry {name!r}: "set" must be an object of model settings.')
+    for key in ("epochs", "batch_size"):
+        value = entry.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ConfigError(
+                f"Entry {name!r}: {key} must be a positive integer, got {value!r}."
+            )
 
 
 def compare(
@@ -152,12 +157,7 @@ def compare(
         callbacks=dataclasses.asdict(callbacks) if callbacks else None,
         entries=entries,
     )
-    previous = read_spec(run_dir, "compare")
-    if previous is not None and (previous.entries != entries or previous.data != data):
-        raise ZooError(
-            f"{run_dir} holds a different comparison; choose a new --run-dir "
-            "(or rerun with the same configs to finish that one)."
-        )
+    previous = _saved_comparison(run_dir, spec)
     if previous is not None:
         # A rerun finishes the saved comparison as it was asked.
         spec = dataclasses.replace(previous, entries=entries)
@@ -165,48 +165,75 @@ def compare(
         if spec.callbacks is not None:
             callbacks = CallbackOptions(**spec.callbacks)
     write_json(record_path(run_dir, "compare"), spec.record())
-    rows = []
-    for entry in entries:
-        folder = os.path.join(run_dir, entry["name"])
-        saved = read_json(os.path.join(folder, "config.json"))
-        if saved is not None and saved.get("status") == "complete":
-            metrics = read_json(os.path.join(folder, "metrics.json"), default={}) or {}
-            epochs_run = saved.get("epochs_run")
-        else:
-            result = train(
-                entry["model"],
-                entry.get("data") or data,
-                run_dir=folder,
-                epochs=entry.get("epochs"),
-                batch_size=entry.get("batch_size"),
-                overrides=entry.get("set") or {},
-                data_options=data_options,
-                callbacks=callbacks,
-                resume=saved is not None,
-                seed=seed,
-                verbose=verbose,
-            )
-            metrics = result.metrics
-            epochs_run = len(result.history)
-            saved = read_json(os.path.join(folder, "config.json"))
-        row = {"name": entry["name"], "model": entry["model"]}
-        row.update({k: _cell(v) for k, v in (entry.get("set") or {}).items()})
-        row["epochs"] = saved.get("epochs")
-        row["epochs_run"] = epochs_run
-        row["batch_size"] = saved.get("batch_size")
-        row.update(
-            {
-                k: v
-                for k, v in metrics.items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
-            }
+    rows = [
+        _entry_row(
+            entry,
+            run_dir,
+            data,
+            data_options=data_options,
+            callbacks=callbacks,
+            seed=seed,
+            verbose=verbose,
         )
-        rows.append(row)
+        for entry in entries
+    ]
     table = _rank(pd.DataFrame(rows))
     write_frame_csv(os.path.join(run_dir, "comparison.csv"), table)
     if report:
         write_report(run_dir)
     return CompareResult(run_dir, table)
+
+
+def _saved_comparison(run_dir, spec):
+    """The comparison saved in `run_dir`, or None; a different one is refused."""
+    previous = read_spec(run_dir, "compare")
+    if previous is not None and (
+        previous.entries != spec.entries or previous.data != spec.data
+    ):
+        raise ZooError(
+            f"{run_dir} holds a different comparison; choose a new --run-dir "
+            "(or rerun with the same configs to finish that one)."
+        )
+    return previous
+
+
+def _entry_row(entry, run_dir, data, *, data_options, callbacks, seed, verbose):
+    """Trains one entry into `run_dir/<name>` (skipped when complete); its table row."""
+    folder = os.path.join(run_dir, entry["name"])
+    saved = read_json(os.path.join(folder, "config.json"))
+    if saved is not None and saved.get("status") == "complete":
+        metrics = read_json(os.path.join(folder, "metrics.json"), default={}) or {}
+        epochs_run = saved.get("epochs_run")
+    else:
+        result = train(
+            entry["model"],
+            entry.get("data") or data,
+            run_dir=folder,
+            epochs=entry.get("epochs"),
+            batch_size=entry.get("batch_size"),
+            overrides=entry.get("set") or {},
+            data_options=data_options,
+            callbacks=callbacks,
+            resume=saved is not None,
+            seed=seed,
+            verbose=verbose,
+        )
+        metrics = result.metrics
+        epochs_run = len(result.history)
+        saved = read_json(os.path.join(folder, "config.json"))
+    row = {"name": entry["name"], "model": entry["model"]}
+    row.update({k: _cell(v) for k, v in (entry.get("set") or {}).items()})
+    row["epochs"] = saved.get("epochs")
+    row["epochs_run"] = epochs_run
+    row["batch_size"] = saved.get("batch_size")
+    row.update(
+        {
+            k: v
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+    )
+    return row
 
 
 def _cell(value):

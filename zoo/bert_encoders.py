@@ -150,67 +150,67 @@ def _port_hf_bert_weights(backbone, tensors, path):
             name = legacy
         return tensors[name].astype("float32")
 
-    def assign(variable, value):
-        value = np.reshape(value, variable.shape)
-        variable.assign(value)
+    _port_embeddings(backbone, get)
+    for index in range(backbone.num_layers):
+        _port_transformer_layer(
+            backbone.get_layer(f"transformer_layer_{index}"),
+            get,
+            f"encoder.layer.{index}.",
+        )
+    if prefix + "pooler.dense.weight" in tensors:
+        _assign(backbone.get_layer("pooled_dense").kernel, get("pooler.dense.weight").T)
+        _assign(backbone.get_layer("pooled_dense").bias, get("pooler.dense.bias"))
 
-    assign(
+
+def _assign(variable, value):
+    variable.assign(np.reshape(value, variable.shape))
+
+
+def _port_embeddings(backbone, get):
+    """Token, position and segment embeddings and their layer norm."""
+    _assign(
         backbone.get_layer("token_embedding").embeddings,
         get("embeddings.word_embeddings.weight"),
     )
-    assign(
+    _assign(
         backbone.get_layer("position_embedding").position_embeddings,
         get("embeddings.position_embeddings.weight")[: backbone.max_sequence_length],
     )
-    assign(
+    _assign(
         backbone.get_layer("segment_embedding").embeddings,
         get("embeddings.token_type_embeddings.weight"),
     )
     norm = backbone.get_layer("embeddings_layer_norm")
-    assign(norm.gamma, get("embeddings.LayerNorm.weight"))
-    assign(norm.beta, get("embeddings.LayerNorm.bias"))
-    for index in range(backbone.num_layers):
-        block = backbone.get_layer(f"transformer_layer_{index}")
-        attention = block._self_attention_layer
-        hf = f"encoder.layer.{index}."
-        for keras_name, hf_name in (
-            ("query_dense", "attention.self.query"),
-            ("key_dense", "attention.self.key"),
-            ("value_dense", "attention.self.value"),
-        ):
-            dense = getattr(attention, keras_name)
-            # PyTorch stores (out, in); EinsumDense wants (in, heads, head_dim).
-            assign(dense.kernel, get(hf + hf_name + ".weight").T)
-            assign(dense.bias, get(hf + hf_name + ".bias"))
-        assign(
-            attention.output_dense.kernel, get(hf + "attention.output.dense.weight").T
-        )
-        assign(attention.output_dense.bias, get(hf + "attention.output.dense.bias"))
-        assign(
-            block._self_attention_layer_norm.gamma,
-            get(hf + "attention.output.LayerNorm.weight"),
-        )
-        assign(
-            block._self_attention_layer_norm.beta,
-            get(hf + "attention.output.LayerNorm.bias"),
-        )
-        assign(
-            block._feedforward_intermediate_dense.kernel,
-            get(hf + "intermediate.dense.weight").T,
-        )
-        assign(
-            block._feedforward_intermediate_dense.bias,
-            get(hf + "intermediate.dense.bias"),
-        )
-        assign(
-            block._feedforward_output_dense.kernel, get(hf + "output.dense.weight").T
-        )
-        assign(block._feedforward_output_dense.bias, get(hf + "output.dense.bias"))
-        assign(block._feedforward_layer_norm.gamma, get(hf + "output.LayerNorm.weight"))
-        assign(block._feedforward_layer_norm.beta, get(hf + "output.LayerNorm.bias"))
-    if prefix + "pooler.dense.weight" in tensors:
-        assign(backbone.get_layer("pooled_dense").kernel, get("pooler.dense.weight").T)
-        assign(backbone.get_layer("pooled_dense").bias, get("pooler.dense.bias"))
+    _assign(norm.gamma, get("embeddings.LayerNorm.weight"))
+    _assign(norm.beta, get("embeddings.LayerNorm.bias"))
+
+
+def _port_transformer_layer(block, get, hf):
+    """One encoder layer; `hf` is its Hugging Face prefix, "encoder.layer.<i>."."""
+    attention = block._self_attention_layer
+    for keras_name, hf_name in (
+        ("query_dense", "attention.self.query"),
+        ("key_dense", "attention.self.key"),
+        ("value_dense", "attention.self.value"),
+    ):
+        # EinsumDense kernels (in, heads, head_dim), reshaped from (in, out).
+        _port_dense(getattr(attention, keras_name), get, hf + hf_name)
+    _port_dense(attention.output_dense, get, hf + "attention.output.dense")
+    _port_norm(block._self_attention_layer_norm, get, hf + "attention.output.LayerNorm")
+    _port_dense(block._feedforward_intermediate_dense, get, hf + "intermediate.dense")
+    _port_dense(block._feedforward_output_dense, get, hf + "output.dense")
+    _port_norm(block._feedforward_layer_norm, get, hf + "output.LayerNorm")
+
+
+def _port_dense(layer, get, name):
+    # PyTorch stores (out, in) kernels.
+    _assign(layer.kernel, get(name + ".weight").T)
+    _assign(layer.bias, get(name + ".bias"))
+
+
+def _port_norm(norm, get, name):
+    _assign(norm.gamma, get(name + ".weight"))
+    _assign(norm.beta, get(name + ".bias"))
 
 
 def _read_json(path):

@@ -60,22 +60,11 @@ def _coerce(value, annotation, key):
     """Converts `value` (from JSON or a `--set` string) to `annotation`."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if value is None and not (
-        origin in (typing.Union, types.UnionType) and type(None) in args
-    ):
+    is_union = origin in (typing.Union, types.UnionType)
+    if value is None and not (is_union and type(None) in args):
         raise ConfigError(f"{key} cannot be none; give a value.")
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(errors[0] if errors else f"Bad value for {key}: {value!r}.")
+    if is_union:
+        return _coerce_union(value, args, key)
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(
@@ -84,49 +73,89 @@ def _coerce(value, annotation, key):
             )
         return value
     if origin in (tuple, list):
-        if isinstance(value, str):
-            value = [v for v in value.replace("(", "").replace(")", "").split(",")]
-            value = [v.strip() for v in value if v.strip()]
-        if not isinstance(value, list | tuple):
-            value = [value]
-        item_type = args[0] if args else str
-        items = [_coerce(v, item_type, key) for v in value]
-        return tuple(items) if origin is tuple else items
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{key} must be true or false, got {value!r}.")
-    if annotation is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key} must be an integer, got {value!r}.")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key} must be an integer, got {value!r}.") from None
-        # int() of NaN or infinity raises ValueError/OverflowError.
-        if number != number or abs(number) == float("inf") or number != int(number):
-            raise ConfigError(f"{key} must be an integer, got {value!r}.")
-        return int(number)
-    if annotation is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key} must be a number, got {value!r}.")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key} must be a number, got {value!r}.") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}.")
-        return number
-    if annotation is str:
-        if isinstance(value, dict | list | tuple):
-            raise ConfigError(f"{key} must be a string, got {value!r}.")
-        return str(value)
+        return _coerce_sequence(value, origin, args, key)
+    for kind, coerce in _SCALARS:
+        if annotation is kind:
+            return coerce(value, key)
     return value
+
+
+def _coerce_union(value, args, key):
+    """The first member type that takes `value` (None when the union allows it)."""
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _coerce(value, arg, key)
+        except ConfigError as error:
+            errors.append(str(error))
+    raise ConfigError(errors[0] if errors else f"Bad value for {key}: {value!r}.")
+
+
+def _coerce_sequence(value, origin, args, key):
+    """A tuple or list from a sequence, one value, or text such as "(32, 64)"."""
+    if isinstance(value, str):
+        value = [v for v in value.replace("(", "").replace(")", "").split(",")]
+        value = [v.strip() for v in value if v.strip()]
+    if not isinstance(value, list | tuple):
+        value = [value]
+    item_type = args[0] if args else str
+    items = [_coerce(v, item_type, key) for v in value]
+    return tuple(items) if origin is tuple else items
+
+
+def _coerce_bool(value, key):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}.")
+
+
+def _coerce_int(value, key):
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be an integer, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be an integer, got {value!r}.") from None
+    # int() of NaN or infinity raises ValueError/OverflowError.
+    if number != number or abs(number) == float("inf") or number != int(number):
+        raise ConfigError(f"{key} must be an integer, got {value!r}.")
+    return int(number)
+
+
+def _coerce_float(value, key):
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a number, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, got {value!r}.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}.")
+    return number
+
+
+def _coerce_str(value, key):
+    if isinstance(value, dict | list | tuple):
+        raise ConfigError(f"{key} must be a string, got {value!r}.")
+    return str(value)
+
+
+# Matched by identity: a `bool` field is not taken for an `int` one.
+_SCALARS = (
+    (bool, _coerce_bool),
+    (int, _coerce_int),
+    (float, _coerce_float),
+    (str, _coerce_str),
+)
 
 
 def apply_overrides(config, overrides, *, keep_none=False):
