@@ -10,7 +10,7 @@ import os
 
 import pandas as pd
 
-from zoo.datasets.text import ODD_BREAKS, TEXT_NAMES
+from zoo.datasets.text_files import ODD_BREAKS, TEXT_NAMES
 from zoo.errors import DataError, close_matches
 
 TEXT_EXTENSIONS = (".txt", ".text", ".md", "")

@@ -26,7 +26,8 @@ import os
 
 import pandas as pd
 
-from zoo.datasets.text import DATA_DIR, TEXT_FILE_EXTENSIONS, TEXT_NAMES, _open_text
+from zoo.datasets.text import DATA_DIR
+from zoo.datasets.text_files import TEXT_FILE_EXTENSIONS, TEXT_NAMES, open_text
 from zoo.datasets.wordnet import read_synsets
 from zoo.errors import DataError, close_matches
 
@@ -61,7 +62,7 @@ def _read_table(path: str, text_column: str | None) -> pd.DataFrame:
     separator = TABLE_EXTENSIONS[_base_extension(path)]
     try:
         frame = pd.read_csv(
-            io.StringIO(_open_text(path)),
+            io.StringIO(open_text(path)),
             sep=separator,
             dtype=str,
             keep_default_na=False,
@@ -96,7 +97,7 @@ def _read_folder(path: str) -> pd.DataFrame:
             if name.startswith(".") or extension not in TEXT_FILE_EXTENSIONS:
                 continue
             full = os.path.join(root, name)
-            rows.append((_open_text(full).strip(), os.path.relpath(full, path)))
+            rows.append((open_text(full).strip(), os.path.relpath(full, path)))
     return pd.DataFrame(rows, columns=["text", "path"])
 
 
@@ -115,7 +116,7 @@ def read_corpus(source: str, *, text_column: str | None = None) -> pd.DataFrame:
         if _base_extension(source) in TABLE_EXTENSIONS:
             frame = _read_table(source, text_column)
         else:
-            lines = _open_text(source).splitlines()
+            lines = open_text(source).splitlines()
             frame = pd.DataFrame({"text": lines, "line": range(1, len(lines) + 1)})
     else:
         raise DataError(

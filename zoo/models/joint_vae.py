@@ -152,7 +152,7 @@ class JointVAEConfig(BaseConfig):
             )
 
 
-# ---------------------------------------------------------------- builder
+# ---------------------------------------------------------------- builder and compile recipe
 
 
 def build_joint_vae(config, *, input_shape, num_classes=None):
@@ -196,6 +196,9 @@ def compile_joint_vae(model, config, *, num_classes=None, total_steps=None):
         steps_per_execution=config.steps_per_execution,
     )
     return model
+
+
+# ---------------------------------------------------------------- hooks
 
 
 # The paper's MNIST run: both capacities ramp over 25,000 steps (batch 64).
