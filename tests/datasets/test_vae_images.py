@@ -3,12 +3,8 @@ import pytest
 from PIL import Image
 
 from zoo.datasets.base import load_data
-from zoo.datasets.vae_images import (
-    FACTOR_SIZES,
-    factor_values,
-    render_sprites,
-    split_indices,
-)
+from zoo.datasets.sprites import FACTOR_SIZES, factor_values, render_sprites
+from zoo.datasets.vae_images import split_indices
 from zoo.errors import DataError, ZooError
 
 
