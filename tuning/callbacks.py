@@ -247,29 +247,46 @@ def history_to_csv(rows):
 
 
 def parse_lr_schedule(spec, base_learning_rate, epochs):
-    """A `LearningRateScheduler` function from "step:F:N" or "cosine:W"."""
+    """A `LearningRateScheduler` function from "step:F:N" or "cosine:W".
+
+    The curves are Keras' schedules, indexed by epoch: "step" is
+    `ExponentialDecay(staircase=True)`, "cosine" is `CosineDecay` after a
+    linear warm-up of W epochs.
+    """
     if not spec:
         return None
     kind, _, rest = str(spec).partition(":")
     parts = [p for p in rest.split(":") if p]
+    schedules = keras.optimizers.schedules
     try:
         if kind == "step":
             factor = float(parts[0]) if parts else 0.95
             every = int(parts[1]) if len(parts) > 1 else 3
             if not 0 < factor <= 1 or every < 1:
                 raise ValueError
-            return lambda epoch, lr: base_learning_rate * factor ** (epoch // every)
+            step = schedules.ExponentialDecay(
+                base_learning_rate, every, factor, staircase=True
+            )
+            return lambda epoch, lr=None: float(step(epoch))
         if kind == "cosine":
             warmup = int(parts[0]) if parts else 0
-            total = max(int(epochs), warmup + 1)
-
-            def cosine(epoch, lr):
-                if epoch < warmup:
-                    return base_learning_rate * (epoch + 1) / warmup
-                progress = (epoch - warmup) / max(1, total - warmup)
-                return base_learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
-
-            return cosine
+            if warmup < 0:
+                raise ValueError
+            decay_epochs = max(int(epochs), warmup + 1) - warmup
+            if not warmup:
+                cosine = schedules.CosineDecay(base_learning_rate, decay_epochs)
+                return lambda epoch, lr=None: float(cosine(epoch))
+            cosine = schedules.CosineDecay(
+                0.0,
+                decay_epochs,
+                warmup_target=base_learning_rate,
+                warmup_steps=warmup,
+            )
+            # Keras' warm-up starts from 0 at step 0; an epoch at rate 0 would
+            # be wasted, so each warm-up epoch takes the rate of its end.
+            return lambda epoch, lr=None: float(
+                cosine(epoch + 1 if epoch < warmup else epoch)
+            )
     except (ValueError, IndexError):
         pass
     raise ConfigError(

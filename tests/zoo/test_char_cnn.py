@@ -95,7 +95,7 @@ def test_config_errors():
 def test_halving_schedule_every_three_epochs_ten_times():
     schedule = halving_schedule(0.01, 3, 10)
     rates = [schedule(epoch) for epoch in range(0, 40)]
-    assert rates[:3] == [0.01] * 3
+    assert rates[:3] == pytest.approx([0.01] * 3)
     assert rates[3] == pytest.approx(0.005) and rates[6] == pytest.approx(0.0025)
     assert rates[39] == pytest.approx(0.01 / 1024)
 

@@ -172,15 +172,19 @@ def conv_block(x, filters, kernel_size, pool_size, config, index):
 def halving_schedule(initial_learning_rate, every_epochs, times):
     """Epoch -> learning rate: halved every `every_epochs` epochs, `times` times at most.
 
-    >>> [halving_schedule(0.01, 3, 10)(epoch) for epoch in (0, 2, 3, 6)]
+    Keras' `ExponentialDecay(staircase=True)`, held once it has halved `times` times.
+
+    >>> [round(halving_schedule(0.01, 3, 10)(epoch), 6) for epoch in (0, 2, 3, 6)]
     [0.01, 0.01, 0.005, 0.0025]
     """
+    halving = keras.optimizers.schedules.ExponentialDecay(
+        float(initial_learning_rate), int(every_epochs), 0.5, staircase=True
+    )
+    last = int(every_epochs) * int(times)
 
     def schedule(epoch, learning_rate=None):
         del learning_rate
-        return float(initial_learning_rate) * 0.5 ** min(
-            int(epoch) // int(every_epochs), int(times)
-        )
+        return float(halving(min(int(epoch), last)))
 
     return schedule
 
