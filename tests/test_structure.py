@@ -37,7 +37,12 @@ LAYERS = [
     ),
     (
         "reading results",
-        ["zoo.tuning.results", "zoo.tuning.predict", "zoo.tuning.report"],
+        [
+            "zoo.tuning.results",
+            "zoo.tuning.predict",
+            "zoo.tuning.export",
+            "zoo.tuning.report",
+        ],
     ),
     (
         "search",

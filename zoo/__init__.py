@@ -6,6 +6,7 @@ model = zoo.create_model("mlp_small", input_shape=(30,), num_classes=2)
 result = zoo.train("mlp_small", "breast_cancer", run_dir="runs/mlp")
 search = zoo.tune("mlp", "breast_cancer", run_dir="runs/mlp-search", max_trials=5)
 zoo.predict("runs/mlp", ["data.csv"])
+zoo.export("runs/mlp", "served/mlp")  # A SavedModel that serves without the zoo.
 """
 
 import importlib.abc
@@ -26,6 +27,7 @@ _API = {
     "train": ("zoo.tuning.train", "train"),
     "tune": ("zoo.tuning.search", "tune"),
     "predict": ("zoo.tuning.predict", "predict"),
+    "export": ("zoo.tuning.export", "export"),
     "load_data": ("zoo.datasets.base", "load_data"),
     "list_datasets": ("zoo.datasets.base", "list_datasets"),
     "ZooHyperModel": ("zoo.tuning.hypermodel", "ZooHyperModel"),

@@ -1,4 +1,5 @@
-"""`zoo report`, `zoo compare` and `zoo predict`: reading and comparing runs."""
+"""`zoo report`, `zoo compare`, `zoo predict` and `zoo export`: reading and
+comparing runs."""
 
 import os
 
@@ -43,6 +44,17 @@ def add_parsers(verbs):
     )
     predict.set_defaults(run=run_predict)
 
+    export = verbs.add_parser(
+        "export",
+        help="Write a finished run's model as a TensorFlow SavedModel (serves raw inputs without the zoo).",
+    )
+    export.add_argument("run_dir", help="A finished `zoo train` or `zoo tune` run.")
+    export.add_argument("out", help="The SavedModel folder to write (must be new).")
+    export.add_argument(
+        "--unsafe", action="store_true", help="Load models that safe mode refuses."
+    )
+    export.set_defaults(run=run_export)
+
 
 def run_report(args):
     from zoo.tuning.report import leaderboard, write_report
@@ -81,4 +93,13 @@ def run_predict(args):
         args.run_dir, args.inputs, safe_mode=not args.unsafe, draw_dir=args.draw
     )
     print(frame.to_string(index=False))
+    return 0
+
+
+def run_export(args):
+    from zoo.tuning.export import export
+
+    path = export(args.run_dir, args.out, safe_mode=not args.unsafe)
+    print(f"SavedModel:  {path}")
+    print(f"serve:       tf.saved_model.load({path!r}).serve(raw_inputs)")
     return 0
