@@ -26,6 +26,7 @@ import os
 
 import pandas as pd
 
+from zoo.datasets.delimiters import base_extension
 from zoo.datasets.text import DATA_DIR
 from zoo.datasets.text_files import TEXT_FILE_EXTENSIONS, TEXT_NAMES, open_text
 from zoo.datasets.wordnet import read_synsets
@@ -35,13 +36,6 @@ EMBEDDED_CORPORA = ("rotten_tomatoes", "wordnet_glosses")
 TABLE_EXTENSIONS = {".csv": ",", ".tsv": "\t"}
 # "description" and "title" for lists such as a GIF description file.
 CORPUS_TEXT_NAMES = (*TEXT_NAMES, "description", "gloss", "definition", "title")
-
-
-def _base_extension(path: str) -> str:
-    root, extension = os.path.splitext(path.lower())
-    if extension in (".gz", ".bz2", ".xz"):
-        extension = os.path.splitext(root)[1]
-    return extension
 
 
 def _embedded(name: str) -> pd.DataFrame:
@@ -59,7 +53,7 @@ def _embedded(name: str) -> pd.DataFrame:
 
 
 def _read_table(path: str, text_column: str | None) -> pd.DataFrame:
-    separator = TABLE_EXTENSIONS[_base_extension(path)]
+    separator = TABLE_EXTENSIONS[base_extension(path)]
     try:
         frame = pd.read_csv(
             io.StringIO(open_text(path)),
@@ -93,7 +87,7 @@ def _read_folder(path: str) -> pd.DataFrame:
     for root, folders, files in os.walk(path):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(files):
-            extension = _base_extension(name)
+            extension = base_extension(name)
             if name.startswith(".") or extension not in TEXT_FILE_EXTENSIONS:
                 continue
             full = os.path.join(root, name)
@@ -113,7 +107,7 @@ def read_corpus(source: str, *, text_column: str | None = None) -> pd.DataFrame:
     elif os.path.isdir(source):
         frame = _read_folder(source)
     elif os.path.isfile(source):
-        if _base_extension(source) in TABLE_EXTENSIONS:
+        if base_extension(source) in TABLE_EXTENSIONS:
             frame = _read_table(source, text_column)
         else:
             lines = open_text(source).splitlines()

@@ -12,6 +12,7 @@ import os
 
 import pandas as pd
 
+from zoo.datasets.delimiters import detect_delimiter
 from zoo.errors import DataError
 
 PARQUET_EXTENSIONS = (".parquet", ".pq")
@@ -49,7 +50,7 @@ def read_table(path):
         except Exception as error:  # pyarrow raises many types.
             raise DataError(f"Cannot read {path} as Parquet ({error}).") from None
     lines, encoding = _sample_lines(path)
-    delimiter = _sniff_delimiter(lines)
+    delimiter = detect_delimiter(path, "\n".join(lines)) or ","
     _check_header(path, lines[0], delimiter)
     return _check_frame(path, _read_csv(path, delimiter, encoding))
 
@@ -92,14 +93,6 @@ def _sample_lines(path):
             f"{path} has no data; give a CSV file with a header row and data rows."
         )
     return lines, encoding
-
-
-def _sniff_delimiter(lines):
-    """Comma, semicolon, tab or bar, from the first 50 lines (comma if unsure)."""
-    try:
-        return csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 def _check_header(path, header_line, delimiter):

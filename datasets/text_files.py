@@ -6,16 +6,15 @@ bundle can record it (`bundle.info["detected"]`). Files may be gzip, bz2 or xz
 compressed; text must be UTF-8.
 """
 
-import csv
 import io
 import os
 import re
 
 import pandas as pd
 
+from zoo.datasets.delimiters import DELIMITERS, base_extension, detect_delimiter
 from zoo.errors import DataError, close_matches
 
-SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 TEXT_NAMES = (
     "text",
     "sentence",
@@ -73,48 +72,19 @@ def open_text(path):
         raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8.") from None
 
 
-def _base_extension(path):
-    root, extension = os.path.splitext(path.lower())
-    if extension in (".gz", ".bz2", ".xz"):
-        extension = os.path.splitext(root)[1]
-    return extension
-
-
 def _detect_separator(path, sample):
-    """The column separator: from the extension, else the most regular one."""
-    extension = _base_extension(path)
-    if extension == ".tsv":
-        return "\t"
-    lines = [line for line in sample.splitlines()[:50] if line.strip()]
-    if not lines:
+    """The column separator (see `detect_delimiter`), or a `DataError`."""
+    if base_extension(path) != ".tsv" and not sample.strip():
         raise DataError(
             f"{path} is empty; give a file with one `text<sep>label` per line."
         )
-    best, best_score = None, None
-    for separator in SEPARATORS:
-        present = sum(1 for line in lines if separator in line) / len(lines)
-        if present < 0.9:
-            continue
-        if separator == ",":
-            try:
-                rows = [row for row in csv.reader(io.StringIO("\n".join(lines))) if row]
-            except csv.Error:
-                continue
-        else:
-            rows = [line.split(separator) for line in lines]
-        # The right separator isolates a label column: the first or last field
-        # then takes few distinct values, where prose split anywhere does not.
-        rows = rows[1:] if len(rows) > 2 else rows
-        distinct = min(len({row[0] for row in rows}), len({row[-1] for row in rows}))
-        score = distinct / len(rows)
-        if best_score is None or score < best_score:
-            best, best_score = separator, score
-    if best is None:
+    separator = detect_delimiter(path, sample)
+    if separator is None:
         raise DataError(
             f"Cannot find a column separator in {path}: expected comma-, semicolon-, tab- "
             "or pipe-separated `text<sep>label` lines."
         )
-    return best
+    return separator
 
 
 def _read_rows(path, text, separator):
@@ -143,7 +113,7 @@ def _read_rows(path, text, separator):
     for number, line in enumerate(lines, start=1):
         if separator not in line:
             raise DataError(
-                f"{path} line {number} has no {SEPARATORS[separator]} separator; every line "
+                f"{path} line {number} has no {DELIMITERS[separator]} separator; every line "
                 "needs `text<sep>label`."
             )
         rows.append(line.rsplit(separator, 1))
@@ -237,7 +207,7 @@ def read_text_table(path, *, target=None, text_column=None):
     width = max(len(row) for row in rows)
     if width < 2:
         raise DataError(
-            f"{path} has one column with the {SEPARATORS[separator]} separator; "
+            f"{path} has one column with the {DELIMITERS[separator]} separator; "
             "it needs `text<sep>label` rows."
         )
     rows = [list(row) + [""] * (width - len(row)) for row in rows]
@@ -267,7 +237,7 @@ def read_text_table(path, *, target=None, text_column=None):
     labels = frame[label_col].astype(str).str.strip()
     keep = (texts != "") & (labels != "")
     detected = {
-        "separator": SEPARATORS[separator],
+        "separator": DELIMITERS[separator],
         "header": header,
         "text_column": text_col,
         "label_column": label_col,

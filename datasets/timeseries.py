@@ -31,6 +31,7 @@ from zoo.datasets.base import (
     register_dataset,
     register_file_loader,
 )
+from zoo.datasets.delimiters import detect_delimiter
 from zoo.errors import DataError, close_matches
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
@@ -52,7 +53,10 @@ VALIDATION_SPLIT, TEST_SPLIT = DEFAULT_SPLITS["timeseries"]
 
 def _read_csv(path):
     try:
-        frame = pd.read_csv(path, sep=None, engine="python")
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            sample = handle.read(1 << 16)
+        delimiter = detect_delimiter(path, sample) or ","
+        frame = pd.read_csv(path, sep=delimiter, encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(
             f"Time-series file {path} does not exist; check the path."
