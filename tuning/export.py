@@ -17,6 +17,9 @@ import os
 import shutil
 import tempfile
 
+import keras
+import tensorflow as tf
+
 from zoo.errors import ZooError
 from zoo.tuning.predict import load_run
 
@@ -60,7 +63,12 @@ def export_saved_model(model, out, *, source="this model"):
     os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server.
     try:
         try:
-            model.export(temporary, format="tf_saved_model", verbose=False)
+            model.export(
+                temporary,
+                format="tf_saved_model",
+                input_signature=_input_signature(model),
+                verbose=False,
+            )
         except (ValueError, TypeError, NotImplementedError) as error:
             first = str(error).strip().splitlines()[0][:200]
             raise ZooError(
@@ -84,3 +92,15 @@ def _check_new(out):
             "(or delete the old one first)."
         )
     return out
+
+
+def _input_signature(model):
+    """None for a Functional model (Keras reads its inputs); for a subclassed
+    one (JointVAE), the input shape its build config records: loaded from a
+    file, it was never called, so Keras has no shape to trace with."""
+    if getattr(model, "inputs", None):
+        return None
+    shape = (model.get_build_config() or {}).get("input_shape")
+    if not shape or not all(d is None or isinstance(d, int) for d in shape):
+        return None
+    return [tf.TensorSpec((None, *shape[1:]), keras.backend.floatx())]
