@@ -68,5 +68,6 @@ def _end_column_variety(lines, delimiter):
         # Semicolon, tab and pipe files are rarely quoted.
         rows = [line.split(delimiter) for line in lines]
     rows = rows[1:] if len(rows) > 2 else rows  # Past a header.
-    distinct = min(len({row[0] for row in rows}), len({row[-1] for row in rows}))
-    return distinct / len(rows)
+    counts = [len({row[0] for row in rows}), len({row[-1] for row in rows})]
+    # One value on every line is a shared first word, not a label.
+    return min([c for c in counts if c > 1] or counts) / len(rows)
