@@ -171,6 +171,31 @@ def test_one_class_target_from_the_cli(capsys, tmp_path):
     assert code == 2 and "single class" in err
 
 
+def test_train_shows_the_baseline_beside_the_test_metrics(capsys, tmp_path):
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "mlp_tiny",
+        "--data",
+        "titanic",
+        "--epochs",
+        "1",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--verbose",
+        "0",
+    )
+    assert code == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0.6 <= metrics["baseline_accuracy"] <= 0.9
+    line = next(row for row in out.splitlines() if row.startswith("test:"))
+    assert (
+        f"test_accuracy={metrics['test_accuracy']:.3f} "
+        f"(baseline logistic regression {metrics['baseline_accuracy']:.3f})"
+    ) in line
+    assert "majority class" in line
+
+
 def test_train_then_predict_in_a_subprocess(tmp_path):
     """The installed entry point, as a user runs it."""
     run_dir = tmp_path / "run"

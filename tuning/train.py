@@ -11,11 +11,13 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
 
 from zoo import feature_cache
+from zoo.baselines import as_metrics, bundle_baseline
 from zoo.config import config_to_dict
 from zoo.datasets.base import load_data
 from zoo.errors import ConfigError, ZooError
@@ -205,17 +207,33 @@ def export_model(model, preprocessing):
 
 
 def evaluate_model(network, prepared, batch_size, run_dir):
-    """Test metrics named as Keras names them, with a `test_` prefix, and
-    the family's own (baselines); writes the family's pictures and files."""
+    """Test metrics named as Keras names them, with a `test_` prefix, the
+    classical baseline's on the same split (`baseline_`, `zoo.baselines`)
+    and the family's own; writes the family's pictures and files."""
     results = network.evaluate(
         prepared.bundle.batches("test", batch_size), return_dict=True, verbose=0
     )
     metrics = {f"test_{k}": float(v) for k, v in results.items()}
+    metrics.update(baseline_metrics(prepared))
     if prepared.family.evaluate is not None:
         evaluation = prepared.family.evaluate(network, prepared.config, prepared.bundle)
         metrics.update(evaluation.metrics)
         write_evaluation(evaluation, run_dir)
     return metrics
+
+
+def baseline_metrics(prepared):
+    """`baseline_*` metrics of a scikit-learn model fitted on the raw
+    training split; `{}` (and a warning) when it fails: the trained network
+    and its own metrics matter more than the comparison."""
+    try:
+        return as_metrics(bundle_baseline(prepared.family.data_kind, prepared.raw))
+    except Exception as error:  # scikit-learn raises many types.
+        warnings.warn(
+            f"No baseline for this run ({type(error).__name__}: {error}).",
+            stacklevel=2,
+        )
+        return {}
 
 
 def fit_inputs(model, bundle, batch_size, *, seed=0):

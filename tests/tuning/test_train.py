@@ -31,6 +31,11 @@ def test_run_folder_holds_every_output(titanic_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in ("test_loss", "test_accuracy", "test_auc", "test_f1_macro"):
         assert 0 <= metrics[key] <= 10 and np.isfinite(metrics[key]), key
+    # Logistic regression on the same split, beside the network's metrics.
+    assert metrics["baseline_name"] == "logistic regression"
+    assert 0.6 <= metrics["baseline_accuracy"] <= 0.9
+    assert 0.5 < metrics["baseline_auc"] <= 1
+    assert metrics["baseline_majority_accuracy"] < metrics["baseline_accuracy"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["status"] == "complete" and config["class_names"] == ["no", "yes"]
     with open(run_dir / "history.csv") as handle:
@@ -114,12 +119,35 @@ def test_regression_run(tmp_path):
         "mlp_tiny", "diabetes", run_dir=tmp_path / "reg", epochs=2, verbose=0
     )
     assert {"test_loss", "test_mae", "test_rmse"} <= set(result.metrics)
+    assert result.metrics["baseline_name"] == "linear regression"
+    # Ridge regression on diabetes: RMSE near 55, in the target's units.
+    assert 40 < result.metrics["baseline_rmse"] < 80
+    assert result.metrics["baseline_mae"] < result.metrics["baseline_rmse"]
     frame = predict(
         tmp_path / "reg",
         ["age=0.01,sex=0.05,bmi=0.06,bp=0.02,s1=0,s2=0,s3=0,s4=0,s5=0,s6=0"],
     )
     assert "prediction" in frame and np.isfinite(frame["prediction"]).all()
     assert os.path.exists(tmp_path / "reg" / "plots" / "mae.png")
+
+
+def test_text_run_has_a_tfidf_baseline(tmp_path):
+    rows = ["text,label"] + [
+        f"{word} film number {i},{label}"
+        for i in range(40)
+        for word, label in (("good", "pos"), ("bad", "neg"))
+    ]
+    (tmp_path / "reviews.csv").write_text("\n".join(rows) + "\n")
+    result = train(
+        "lstm_tiny",
+        str(tmp_path / "reviews.csv"),
+        run_dir=tmp_path / "run",
+        epochs=1,
+        verbose=0,
+    )
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["baseline_name"] == "TF-IDF + logistic regression"
+    assert metrics["baseline_accuracy"] == 1.0 == result.metrics["baseline_accuracy"]
 
 
 def test_mirrored_strategy_run(tmp_path):

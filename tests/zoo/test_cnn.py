@@ -119,6 +119,9 @@ def test_train_then_predict_on_raw_files(tmp_path):
         verbose=0,
     )
     assert "test_accuracy" in result.metrics
+    # 12x12x3 images, a handful of them: logistic regression on the pixels.
+    assert result.metrics["baseline_name"] == "logistic regression on pixels"
+    assert result.metrics["baseline_accuracy"] == 1.0
     loaded = keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
     files = [
         str(tmp_path / "pictures" / "dark" / "1.png"),

@@ -36,6 +36,7 @@ def add_parsers(verbs):
 
 
 def run_train(args):
+    from zoo.baselines import comparison_line
     from zoo.tuning.train import train
 
     result = train(
@@ -57,6 +58,9 @@ def run_train(args):
         strategy=args.strategy,
     )
     print(json.dumps(result.metrics, indent=2))
+    compared = comparison_line(result.metrics)
+    if compared:
+        print(f"test:        {compared}")
     print(f"run folder:  {os.path.abspath(result.run_dir)}")
     print(
         f"model:       {os.path.abspath(os.path.join(result.run_dir, 'model.keras'))}"

@@ -106,6 +106,7 @@ def add_parsers(verbs):
 def run_tune(args, argv=None):
     import dataclasses
 
+    from zoo.baselines import comparison_line
     from zoo.tuning import distributed
 
     if args.distributed == "local":
@@ -173,9 +174,12 @@ def run_tune(args, argv=None):
         + ", ".join(
             f"{k}={v:.4f}"
             for k, v in result.best_metrics.items()
-            if isinstance(v, float)
+            if isinstance(v, float) and not k.startswith("baseline_")
         )
     )
+    compared = comparison_line(result.best_metrics)
+    if compared:
+        print(f"test:        {compared}")
     root = os.path.abspath(result.run_dir)
     print(f"results:     {os.path.join(root, 'results.csv')}")
     print(f"best model:  {os.path.join(root, 'best', 'model.keras')}")
