@@ -71,6 +71,14 @@ def _read_csv(path):
     return frame
 
 
+# How a user names each column option on the command line.
+OPTION_FLAGS = {
+    "target": "--target NAME",
+    "features": "--features NAME,NAME",
+    "date_column": "--data-option date_column=NAME",
+}
+
+
 def _resolve(path, frame, name, option):
     if name in frame.columns:
         return name
@@ -78,8 +86,8 @@ def _resolve(path, frame, name, option):
     if str(name).lower() in lowered:
         return lowered[str(name).lower()]
     raise DataError(
-        f"Column {name!r} is not in {path}.{close_matches(name, frame.columns)} "
-        f"Columns: {', '.join(frame.columns)}; pass --data-option {option}=NAME."
+        f"Column {name!r} is not in {os.path.basename(path)}.{close_matches(name, frame.columns)} "
+        f"Columns: {', '.join(frame.columns)}; pass {OPTION_FLAGS[option]}."
     )
 
 
@@ -189,6 +197,10 @@ def load_series(path, *, target=None, features=None, date_column=None):
             "target": target_col,
             "features": feature_cols,
         },
+        "target": target_col,
+        # Inputs beside the target's past values, scaled like it on the
+        # training rows only; `zoo predict` reads them from the recent rows.
+        "covariates": feature_cols,
         "rows": int(len(table)),
         "filled_gaps": gaps,
         "dropped_undated_rows": dropped,

@@ -1,7 +1,10 @@
 import json
+import pathlib
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from zoo.tuning.cli import main
@@ -260,3 +263,68 @@ def test_commands_that_train_keep_tensorflow_retracing_warnings_off_the_console(
     tf.get_logger().setLevel("WARNING")
     _quiet()
     assert tf.get_logger().level == logging.ERROR
+
+
+def _co2_with_season(path, rows=260):
+    """The embedded weekly CO2 series and a covariate derived from its dates."""
+    frame = pd.read_csv(
+        pathlib.Path(__file__).parents[1] / "datasets" / "data" / "co2.csv"
+    ).head(rows)
+    week = pd.to_datetime(frame["date"]).dt.isocalendar().week.astype(float)
+    frame["season"] = np.sin(2 * np.pi * week / 52).round(4)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_forecaster_takes_covariates_from_training_to_predict(capsys, tmp_path):
+    frame = _co2_with_season(tmp_path / "co2.csv")
+    run_dir = tmp_path / "run"
+    common = ["--data", str(tmp_path / "co2.csv"), "--target", "co2"]
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "lstm_forecaster_tiny",
+        *common,
+        "--features",
+        "seasn",
+        "--run-dir",
+        str(run_dir),
+    )
+    assert code == 2 and "Did you mean 'season'" in err and "--features" in err
+    assert not (run_dir / "config.json").exists()  # refused before training
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "lstm_forecaster_tiny",
+        *common,
+        "--features",
+        "season",
+        "--epochs",
+        "1",
+        "--set",
+        "jit_compile=false",
+        "--run-dir",
+        str(run_dir),
+        "--verbose",
+        "0",
+    )
+    assert code == 0
+    assert "covariates: season (inputs beside the past co2 values" in out
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["data_info"]["covariates"] == ["season"]
+    assert record["input_shape"] == [6, 2]
+    from zoo.tuning.predict import predict
+
+    recent = tmp_path / "recent.csv"
+    frame.tail(10).to_csv(recent, index=False)
+    shifted = tmp_path / "shifted.csv"
+    frame.tail(10).assign(season=frame["season"].tail(10) + 1).to_csv(
+        shifted, index=False
+    )
+    forecasts = predict(run_dir, [str(recent), str(shifted)])
+    values = forecasts[["prediction_0", "prediction_1"]].to_numpy()
+    assert np.all(np.abs(values - frame["co2"].iloc[-1]) < 10)  # in ppm
+    assert not np.allclose(values[0], values[1])  # the covariate is an input
+    frame.tail(10).drop(columns="season").to_csv(recent, index=False)
+    code, _, err = run_cli(capsys, "predict", str(run_dir), str(recent))
+    assert code == 2 and "season" in err

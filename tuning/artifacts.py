@@ -171,6 +171,11 @@ def data_summary(bundle, *, max_labels=200_000):
     ):
         if columns:
             lines.append(f"  {label}: {', '.join(columns)}")
+    if info.get("covariates"):
+        lines.append(
+            f"  covariates: {', '.join(info['covariates'])} (inputs beside the past "
+            f"{info.get('target', 'target')} values, scaled on the training part)"
+        )
     for column, reason in (info.get("dropped_columns") or {}).items():
         lines.append(f"  dropped {column}: {reason}")
     if bundle.num_classes:

@@ -93,6 +93,26 @@ def test_forecaster_scaling_is_fitted_on_training_rows_and_round_trips(tmp_path)
     np.testing.assert_allclose(target, scaled[:, :, 0], rtol=1e-5)
 
 
+def test_covariates_are_scaled_on_the_training_rows_only(tmp_path):
+    from zoo.models.lstm_forecaster import adapt_forecaster
+
+    bundle = load_timeseries(
+        str(_csv(tmp_path, shuffle=False)), target="sales", features="promo", window=3
+    )
+    assert bundle.info["covariates"] == ["promo"] and bundle.info["target"] == "sales"
+    assert bundle.info["columns"] == ["sales", "promo"]
+    normalization = adapt_forecaster(None, bundle).layer
+    train_promo = np.arange(bundle.info["train_rows"]) % 7
+    np.testing.assert_allclose(
+        np.ravel(normalization.mean)[1], train_promo.mean(), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.ravel(normalization.variance)[1], train_promo.var(), rtol=1e-4
+    )
+    with pytest.raises(DataError, match=r"Did you mean 'promo'.*--features"):
+        load_timeseries(str(_csv(tmp_path)), target="sales", features="prom")
+
+
 def test_gaps_are_interpolated(tmp_path):
     path = tmp_path / "gappy.csv"
     path.write_text(

@@ -9,9 +9,11 @@ def data_arguments(parser):
     parser.add_argument(
         "--data", help="Embedded dataset name (`zoo datasets`) or a file/folder path."
     )
-    parser.add_argument("--target", help="Target column of a table or text file.")
+    parser.add_argument("--target", help="Target column of a table, text file or series.")
     parser.add_argument(
-        "--features", help="Comma-separated feature columns (default: all)."
+        "--features",
+        help="Comma-separated feature columns (tables: default all); for a series, "
+        "covariates beside the target's past values ('all': every numeric column).",
     )
     parser.add_argument("--text-column", help="Text column of a CSV/TSV text file.")
     parser.add_argument("--test-data", help="A separate test file for text data.")
