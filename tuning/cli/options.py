@@ -9,7 +9,9 @@ def data_arguments(parser):
     parser.add_argument(
         "--data", help="Embedded dataset name (`zoo datasets`) or a file/folder path."
     )
-    parser.add_argument("--target", help="Target column of a table, text file or series.")
+    parser.add_argument(
+        "--target", help="Target column of a table, text file or series."
+    )
     parser.add_argument(
         "--features",
         help="Comma-separated feature columns (tables: default all); for a series, "
