@@ -203,7 +203,8 @@ def export_model(model, preprocessing):
         outputs = model(raw)
     if preprocessing.postprocessor is not None:
         outputs = preprocessing.postprocessor(outputs)
-    return keras.Model(raw, outputs, name=f"{model.name}_export")
+    model_class = preprocessing.export_class or keras.Model
+    return model_class(raw, outputs, name=f"{model.name}_export")
 
 
 def evaluate_model(network, prepared, batch_size, run_dir):

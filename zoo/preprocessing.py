@@ -37,6 +37,9 @@ class Preprocessing:
         lengths: Each example's length from a batch of network inputs; when
             set, shuffled batches gather similar lengths. None otherwise.
         cache: Cache the mapped splits in memory (tokenising once).
+        export_class: The `keras.Model` subclass the exported model is
+            built as (the tabular model cleans pandas columns before Keras
+            sees them), or None for `keras.Model`.
         info: JSON-able facts for `config.json` (vocabulary size...).
         arrays: Values the family's `initialize` hook needs (an embedding
             matrix laid out by the fitted vocabulary).
@@ -51,5 +54,6 @@ class Preprocessing:
     batch_map: Callable | None = None
     lengths: Callable | None = None
     cache: bool = True
+    export_class: Any = None
     info: dict = dataclasses.field(default_factory=dict)
     arrays: dict = dataclasses.field(default_factory=dict)

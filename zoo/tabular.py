@@ -13,10 +13,68 @@ Keras refuses characters such as `/` in names.
 
 import keras
 import numpy as np
+import pandas as pd
 
 from zoo.errors import DataError
 from zoo.layers import FillMissing, layer_name
 from zoo.preprocessing import Preprocessing
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TableModel(keras.Model):
+    """The exported tabular model: a Functional model that also takes rows as
+    pandas hands them out.
+
+    `model.predict({c: frame[c].to_numpy() for c in frame})` (or the frame
+    itself) passes string columns as `object` arrays, with `None` or NaN in
+    the gaps, and numbers as float64 or int arrays of shape `(rows,)`. Keras
+    refuses an `object` array holding anything but `str` before any layer
+    runs, so the columns are cleaned here first, as the loader cleans a
+    table: categories as stripped strings (a gap is ""), numbers as float32
+    (a gap, or text that is not a number, is NaN, which the model fills with
+    the training median). Columns the model was not trained on are ignored.
+    Tensors pass through unchanged.
+    """
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self.clean_rows(x), *args, **kwargs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self.clean_rows(inputs), *args, **kwargs)
+
+    def clean_rows(self, rows):
+        """`rows` (a dict of columns or a DataFrame) as the model's inputs."""
+        if isinstance(rows, pd.DataFrame):
+            rows = {column: rows[column].to_numpy() for column in rows.columns}
+        if not isinstance(rows, dict) or not isinstance(self.input, dict):
+            return rows
+        missing = [column for column in self.input if column not in rows]
+        if missing:
+            raise DataError(
+                f"The rows lack column(s) {', '.join(map(repr, missing))} that the "
+                "model was trained on; add them (empty values are allowed)."
+            )
+        return {
+            column: _clean_column(rows[column], tensor.dtype)
+            for column, tensor in self.input.items()
+        }
+
+
+def _clean_column(values, dtype):
+    if not isinstance(values, np.ndarray | list | tuple | pd.Series | pd.Index):
+        return values  # a tensor, or a scalar Keras reports itself
+    flat = pd.Series(np.asarray(values, dtype=object).reshape(-1))
+    if dtype == "string":
+        flat = flat.map(
+            lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+        )
+        text = flat.astype("string").str.strip().fillna("")
+        # A 1-D object array of `str`: Keras's `predict` converts only that
+        # to a string tensor (it checks the elements, which in 2-D are rows);
+        # the Functional model then adds the column axis.
+        return text.to_numpy(dtype=object)
+    numbers = pd.to_numeric(flat, errors="coerce").astype("float64")
+    return numbers.to_numpy("float32").reshape(-1, 1)
 
 
 def adapt_table(config, bundle):
@@ -45,6 +103,7 @@ def adapt_table(config, bundle):
     return Preprocessing(
         layer=encoder,
         raw_inputs=lambda: raw_inputs(numeric, categorical),
+        export_class=TableModel,
         input_shape=(int(encoder.output_shape[-1]),),
         info={"features": int(encoder.output_shape[-1])},
     )

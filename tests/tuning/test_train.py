@@ -1,10 +1,14 @@
 import csv
 import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo.errors import ZooError
 from zoo.tuning.callbacks import CallbackOptions
@@ -55,6 +59,54 @@ def test_saved_model_takes_raw_rows(titanic_run, tmp_path):
     assert frame["probability"].between(0.5, 1).all()
     inline = predict(run_dir, ["sex=female,age=29,passengerClass=1st"])
     assert len(inline) == 1
+
+
+# Rows as pandas hands them out: strings as `object` arrays with None and NaN
+# in the gaps, numbers as float64 with NaN, an extra column, shape `(rows,)`.
+_PANDAS_ROWS = textwrap.dedent(
+    """
+    import json, sys
+    import zoo  # The only zoo import a user needs before loading.
+    import keras, numpy as np, pandas as pd
+    model = keras.saving.load_model(sys.argv[1], safe_mode=True)
+    frame = pd.DataFrame({
+        "name": ["A", "B", "C", "D"],
+        "sex": ["female", None, "male", np.nan],
+        "age": [29.0, np.nan, 40.0, 3.0],
+        "passengerClass": ["1st", "3rd", None, " 2nd "],
+    })
+    columns = model.predict({c: frame[c].to_numpy() for c in frame}, verbose=0)
+    whole = model.predict(frame, verbose=0)
+    print(json.dumps([columns.ravel().tolist(), whole.ravel().tolist()]))
+    """
+)
+
+
+def test_saved_model_takes_pandas_columns_in_a_fresh_process(titanic_run):
+    run_dir, result = titanic_run
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PANDAS_ROWS, str(run_dir / "model.keras")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    columns, whole = json.loads(done.stdout.strip().splitlines()[-1])
+    # The same rows as the loader encodes them: a gap is "" or NaN.
+    expected = result.model.predict(
+        {
+            "sex": tf.constant([["female"], [""], ["male"], [""]]),
+            "age": np.array([[29.0], [np.nan], [40.0], [3.0]], "float32"),
+            "passengerClass": tf.constant([["1st"], ["3rd"], [""], ["2nd"]]),
+        },
+        verbose=0,
+    ).ravel()
+    np.testing.assert_allclose(columns, expected, rtol=1e-5)
+    np.testing.assert_allclose(whole, expected, rtol=1e-5)
+    with pytest.raises(ZooError, match="'age'"):
+        result.model.predict({"sex": np.array(["male"], dtype=object)}, verbose=0)
 
 
 def test_existing_run_needs_resume(titanic_run):
@@ -165,8 +217,6 @@ def test_mirrored_strategy_run(tmp_path):
 @pytest.mark.slow
 def test_multiworker_cli_run(tmp_path):
     """Two local workers train one model; worker 0 writes the run folder."""
-    import subprocess
-    import sys
 
     from zoo.tuning.distributed import free_port
 
