@@ -232,9 +232,12 @@ def bundle_baseline(data_kind, bundle):
         skip = too_large(tuple(bundle.input_shape), count)
         x_train, y_train = split_arrays(bundle.train, labels_only=skip)
         x_test, y_test = split_arrays(bundle.test, labels_only=skip)
-        return image_baseline(
+        baseline = image_baseline(
             x_train, y_train, x_test, y_test, task=task, class_weight=weights
         )
+        if bundle.info.get("augment") and not skip:
+            baseline["note"] = "fitted on one augmented pass of the training images"
+        return baseline
     x_train, y_train = split_arrays(bundle.train)
     x_test, y_test = split_arrays(bundle.test)
     if data_kind == "text":
