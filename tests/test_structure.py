@@ -42,6 +42,7 @@ LAYERS = [
             "zoo.tuning.predict",
             "zoo.tuning.export",
             "zoo.tuning.report",
+            "zoo.tuning.report_charts",
         ],
     ),
     (

@@ -6,12 +6,16 @@ Works on the three kinds of run folder the zoo writes:
 - a `zoo compare` folder (`compare.json`, one `zoo train` folder per entry),
 - a single `zoo train` folder (`config.json`, `history.csv`).
 
-`write_report(run_dir)` writes `report.html` with the leaderboard, the loss
-and metric curves of every trial (or run) overlaid, the score against each
-hyperparameter, and the best model's confusion matrix (classification) or
-predicted-against-true plot (regression, forecasting). The PNGs are written
-into `run_dir/plots/` and also inlined as base64, so the HTML opens with no
-network and no other file.
+`write_report(run_dir)` collects what the folder holds (this module), draws
+it with plotly (`zoo.tuning.report_charts`) and fills the page template
+(`templates/report.html`): the best model's test metrics beside any
+baselines the metrics file holds, its hyperparameters, a sortable
+leaderboard under the objective's real name with each trial's wall time,
+interactive curves (one chart per metric, every trial overlaid), a
+parallel-coordinates view of the trials, hyperparameter importance, the
+objective against each hyperparameter (log axes for log-sampled ones) and
+the confusion matrix or predicted-against-true values of the best model.
+plotly.js is inlined once, so the file opens with no network.
 
 Example:
 >>> from zoo.tuning.report import leaderboard, write_report
@@ -19,29 +23,26 @@ Example:
 >>> write_report("runs/iris")             # runs/iris/report.html
 """
 
-import base64
-import html
-import io
-import math
+import datetime
+import glob
 import os
 
+import jinja2
 import keras
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from zoo.errors import ZooError
+from zoo.tuning import report_charts as charts
+from zoo.tuning.artifacts import PREDICTIONS_FILE, write_test_predictions
+from zoo.tuning.io import read_json, write_text
+from zoo.tuning.predict import load_run
+from zoo.tuning.results import histories, leaderboard, run_kind
+from zoo.tuning.train import prepare
 
-from zoo.errors import ZooError  # noqa: E402
-from zoo.tuning.artifacts import PREDICTIONS_FILE, write_test_predictions  # noqa: E402
-from zoo.tuning.io import atomic_path, read_json, write_text  # noqa: E402
-from zoo.tuning.predict import load_run  # noqa: E402
-from zoo.tuning.results import histories, leaderboard, run_kind  # noqa: E402
-from zoo.tuning.train import prepare  # noqa: E402
+__all__ = ["baseline_table", "leaderboard", "write_report"]
 
-_NOT_HYPERPARAMETERS = ("trial_id", "status", "score", "best_step", "reason")
-_MAX_METRICS = 6
+_NOT_HYPERPARAMETERS = ("trial_id", "status", "score", "seconds", "best_step", "reason")
+_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 
 # -- predictions --------------------------------------------------------------
@@ -89,253 +90,161 @@ def _predictions_for_train_run(run_dir, record):
 # -- what a run folder holds ----------------------------------------------------
 
 
-# -- pictures -----------------------------------------------------------------
+def baseline_table(metrics):
+    """The test metrics with each baseline's value beside the matching one.
 
+    A baseline is any key that names a `test_<m>` metric with a prefix:
+    `baseline_<m>`, `baseline_test_<m>`, `baseline_<name>_<m>`, or
+    `<name>_test_<m>` (the forecaster's `persistence_test_rmse_original`, the
+    language models' `bigram_test_perplexity`). `model_test_<m>` counts as
+    the model's own. Numbers that match no test metric go to `other`.
 
-def _save(figure, path):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    data = buffer.getvalue()
-    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-        handle.write(data)
-    return path, base64.b64encode(data).decode("ascii")
-
-
-def _metric_names(frames):
-    names = []
-    for frame in frames.values():
-        for column in frame.columns:
-            base = column.removeprefix("val_")
-            if column in ("epoch", "learning_rate") or base in names:
-                continue
-            names.append(base)
-    names.sort(key=lambda n: (n != "loss", n))
-    return names[:_MAX_METRICS]
-
-
-def plot_curves(frames, plots_dir):
-    """One PNG per metric: every run's validation (solid) and training (dotted) curve."""
-    pictures = []
-    if not frames:
-        return pictures
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for name in _metric_names(frames):
-        figure, axis = plt.subplots(figsize=(7, 4))
-        drawn = False
-        for index, (label, frame) in enumerate(frames.items()):
-            color = colors[index % len(colors)]
-            epochs = (frame["epoch"] + 1) if "epoch" in frame else frame.index + 1
-            has_validation = (
-                f"val_{name}" in frame and frame[f"val_{name}"].notna().any()
-            )
-            for key, style in ((f"val_{name}", "-"), (name, ":")):
-                if key in frame and frame[key].notna().any():
-                    solid = style == "-" or not has_validation
-                    axis.plot(
-                        epochs,
-                        frame[key],
-                        style,
-                        color=color,
-                        marker="o",
-                        markersize=2,
-                        label=label if solid else None,
-                    )
-                    drawn = True
-        if not drawn:
-            plt.close(figure)
+    Returns:
+        `{"baselines": [name], "rows": [(metric, value, [baseline value or
+        None])], "other": [(key, value)]}`.
+    """
+    numbers = {
+        k: v
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    own = {
+        k.removeprefix("model_")[5:]: v
+        for k, v in numbers.items()
+        if k.startswith(("test_", "model_test_"))
+    }
+    found, used = {}, {k for k in numbers if k.startswith(("test_", "model_test_"))}
+    for key, value in numbers.items():
+        if key in used:
             continue
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(name)
-        axis.set_title(f"{name}: validation (solid), training (dotted)")
-        axis.grid(alpha=0.3)
-        if len(frames) <= 12:
-            axis.legend(fontsize=7)
-        figure.tight_layout()
-        pictures.append(
-            (
-                f"{name} per epoch",
-                *_save(figure, os.path.join(plots_dir, f"curves_{name}.png")),
-            )
-        )
-    return pictures
-
-
-def plot_score_against_hyperparameters(frame, plots_dir, objective="score"):
-    """Scatter of the score against each hyperparameter that varied."""
-    if frame.empty or "score" not in frame:
-        return []
-    scored = frame[frame["score"].notna()]
-    columns = [
-        c
-        for c in frame.columns
-        if c not in _NOT_HYPERPARAMETERS and frame[c].nunique(dropna=True) > 1
+        name, metric = _baseline_of(key, own)
+        if metric is not None:
+            found.setdefault(name, {})[metric] = value
+            used.add(key)
+    names = sorted(found, key=lambda n: (n != "baseline", n))
+    rows = [
+        (metric, value, [found[n].get(metric) for n in names])
+        for metric, value in own.items()
     ]
-    if scored.empty or not columns:
-        return []
-    count = len(columns)
-    per_row = min(3, count)
-    rows = math.ceil(count / per_row)
-    figure, axes = plt.subplots(
-        rows, per_row, figsize=(4 * per_row, 3.2 * rows), squeeze=False
-    )
-    for axis in axes.flat[count:]:
-        axis.set_visible(False)
-    for axis, column in zip(axes.flat, columns, strict=False):
-        values = scored[column]
-        numeric = pd.api.types.is_numeric_dtype(
-            values
-        ) and not pd.api.types.is_bool_dtype(values)
-        if numeric:
-            axis.scatter(values, scored["score"], s=18)
-            positive = values[values > 0]
-            if len(positive) == len(values) and positive.max() / positive.min() > 50:
-                axis.set_xscale("log")
-        else:
-            categories = sorted(frame[column].dropna().astype(str).unique())
-            positions = values.astype(str).map({c: i for i, c in enumerate(categories)})
-            axis.scatter(positions, scored["score"], s=18)
-            axis.set_xticks(range(len(categories)))
-            axis.set_xticklabels(categories, rotation=30, fontsize=7)
-        axis.set_xlabel(column)
-        axis.set_ylabel(objective)
-        axis.grid(alpha=0.3)
-    figure.suptitle(f"{objective} against each hyperparameter")
-    figure.tight_layout()
-    return [
-        (
-            f"{objective} against each hyperparameter",
-            *_save(figure, os.path.join(plots_dir, "score_vs_hyperparameters.png")),
-        )
+    other = [
+        (k, v) for k, v in metrics.items() if k not in used and k != "best_trial_id"
     ]
+    return {"baselines": names, "rows": rows, "other": other}
 
 
-def plot_predictions(predictions_path, record, plots_dir, title):
-    """Confusion matrix (classification) or predicted against true values."""
-    if not predictions_path or not os.path.exists(predictions_path):
-        return []
-    frame = pd.read_csv(predictions_path)
-    task = record.get("task")
-    if task in ("binary", "multiclass") and {"y_true", "y_pred"} <= set(frame):
-        from sklearn.metrics import confusion_matrix
-
-        names = record.get("class_names") or []
-        count = max(len(names), int(frame[["y_true", "y_pred"]].to_numpy().max()) + 1)
-        labels = [str(names[i]) if i < len(names) else str(i) for i in range(count)]
-        matrix = confusion_matrix(frame["y_true"], frame["y_pred"], labels=range(count))
-        size = min(12, 2.5 + 0.5 * count)
-        figure, axis = plt.subplots(figsize=(size, size * 0.85))
-        image = axis.imshow(matrix, cmap="Blues")
-        figure.colorbar(image, ax=axis, fraction=0.046)
-        axis.set_xticks(range(count))
-        axis.set_yticks(range(count))
-        axis.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
-        axis.set_yticklabels(labels, fontsize=8)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("true")
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for i in range(count):
-            for j in range(count):
-                axis.text(
-                    j,
-                    i,
-                    int(matrix[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if matrix[i, j] > threshold else "black",
-                )
-        axis.set_title(f"{title}: confusion matrix (test split)")
-        figure.tight_layout()
-        return [
-            (
-                "Confusion matrix of the best model (test split)",
-                *_save(figure, os.path.join(plots_dir, "confusion_matrix.png")),
-            )
-        ]
-    true_columns = [c for c in frame.columns if c.startswith("y_true")]
-    if not true_columns:
-        return []
-    figure, (line, scatter) = plt.subplots(1, 2, figsize=(11, 4))
-    first_true, first_pred = true_columns[0], true_columns[0].replace("true", "pred")
-    shown = frame.head(300)
-    line.plot(shown[first_true].to_numpy(), label="true", linewidth=1)
-    line.plot(shown[first_pred].to_numpy(), label="predicted", linewidth=1)
-    line.set_xlabel("test example (in order)")
-    line.set_title("forecast" if task == "forecast" else "predictions")
-    line.legend()
-    line.grid(alpha=0.3)
-    trues = frame[true_columns].to_numpy().ravel()
-    preds = frame[[c.replace("true", "pred") for c in true_columns]].to_numpy().ravel()
-    scatter.scatter(trues, preds, s=6, alpha=0.6)
-    low, high = float(np.nanmin(trues)), float(np.nanmax(trues))
-    scatter.plot([low, high], [low, high], "k--", linewidth=1)
-    scatter.set_xlabel("true")
-    scatter.set_ylabel("predicted")
-    scatter.set_title("predicted against true (all outputs)")
-    scatter.grid(alpha=0.3)
-    figure.suptitle(title)
-    figure.tight_layout()
-    return [
-        (
-            "Forecast of the best model (test split)"
-            if task == "forecast"
-            else "Predictions of the best model (test split)",
-            *_save(figure, os.path.join(plots_dir, "predictions.png")),
-        )
-    ]
+def _baseline_of(key, own):
+    """(baseline name, metric) of a metrics key, or (None, None)."""
+    if key.startswith("baseline_"):
+        rest = key.removeprefix("baseline_").removeprefix("test_")
+        if rest in own:
+            return "baseline", rest
+        for metric in sorted(own, key=len, reverse=True):
+            if rest.endswith(f"_{metric}"):
+                return rest[: -len(metric) - 1], metric
+    name, separator, metric = key.partition("_test_")
+    if separator and name and metric in own:
+        return name, metric
+    return None, None
 
 
-# -- the report -----------------------------------------------------------------
+def _trial_seconds(run_dir):
+    """`{trial_id: seconds}` from file times: a trial starts when it writes
+    `worker.json` and ends with its last epoch (`history.csv`, or
+    `trial.json` for a trial that failed before one). KerasTuner 1.4.8
+    records no times; a resumed trial counts its last run only."""
+    seconds = {}
+    for folder in glob.glob(os.path.join(run_dir, "search", "trial_*")):
+        start = os.path.join(folder, "worker.json")
+        ends = [os.path.join(folder, name) for name in ("history.csv", "trial.json")]
+        ends = [path for path in ends if os.path.exists(path)]
+        if not os.path.exists(start) or not ends:
+            continue
+        took = os.path.getmtime(ends[0]) - os.path.getmtime(start)
+        seconds[os.path.basename(folder).removeprefix("trial_")] = max(took, 0.0)
+    return seconds
 
 
-def _best_predictions(run_dir, kind, board):
-    """(predictions path, config record, label) of the best model."""
+def _log_sampled(run_dir, columns):
+    """Hyperparameters the search space samples on a log scale (learning
+    rates always: a compare folder has no space)."""
+    names = {c for c in columns if "learning_rate" in c}
+    oracle = read_json(os.path.join(run_dir, "search", "oracle.json"), default={})
+    for entry in ((oracle or {}).get("hyperparameters") or {}).get("space", []):
+        config = entry.get("config", {})
+        if config.get("sampling") in ("log", "reverse_log"):
+            names.add(config.get("name"))
+    return names
+
+
+def _objective(run_dir, kind, board):
+    """(name, "min"/"max") the leaderboard ranks by."""
     if kind == "tune":
-        best = os.path.join(run_dir, "best")
-        record = read_json(os.path.join(best, "config.json"), default=None)
-        if record is None:
-            return None, {}, ""
-        return (
-            os.path.join(best, PREDICTIONS_FILE),
-            record,
-            f"best trial {record.get('trial_id', '')}".strip(),
-        )
+        settings = read_json(os.path.join(run_dir, "tune.json"), default={}) or {}
+        return settings.get("objective") or "score", settings.get("direction") or "max"
+    # `zoo compare` ranks by test accuracy, else test loss.
+    for column, direction in (("test_accuracy", "max"), ("test_loss", "min")):
+        if column in board:
+            return column, direction
+    return None, "max"
+
+
+def _hyperparameter_columns(run_dir, kind, board):
+    if kind == "tune":
+        return [c for c in board.columns if c not in _NOT_HYPERPARAMETERS]
+    if kind == "compare":
+        settings = read_json(os.path.join(run_dir, "compare.json"), default={}) or {}
+        keys = ["model"]
+        for entry in settings.get("entries", []):
+            keys += [k for k in entry.get("set") or {} if k not in keys]
+        return [k for k in keys if k in board]
+    return []
+
+
+def _best_run(run_dir, kind, board):
+    """(folder of the best model, its label, its hyperparameters)."""
+    if kind == "tune":
+        folder = os.path.join(run_dir, "best")
+        record = read_json(os.path.join(folder, "config.json"), default={}) or {}
+        label = f"trial {record.get('trial_id', '?')}"
+        return folder, label, record.get("hyperparameters") or {}
     if kind == "compare":
         if board.empty or "name" not in board:
-            return None, {}, ""
+            return None, "", {}
         name = str(board.iloc[0]["name"])
-        folder = os.path.join(run_dir, name)
-    else:
-        name, folder = None, run_dir
-    record = read_json(os.path.join(folder, "config.json"), default=None) or {}
+        settings = read_json(os.path.join(run_dir, "compare.json"), default={}) or {}
+        entry = next((e for e in settings.get("entries", []) if e["name"] == name), {})
+        values = {"model": entry.get("model"), **(entry.get("set") or {})}
+        return os.path.join(run_dir, name), name, values
+    record = read_json(os.path.join(run_dir, "config.json"), default={}) or {}
+    values = {k: record.get(k) for k in ("model", "epochs", "batch_size", "seed")}
+    values.update(record.get("overrides") or {})
+    return run_dir, str(record.get("model", "run")), values
+
+
+def _predictions(kind, folder):
+    """(test predictions frame or None, config record, error text)."""
+    record = read_json(os.path.join(folder, "config.json"), default={}) or {}
+    path = os.path.join(folder, PREDICTIONS_FILE)
     try:
-        path = _predictions_for_train_run(folder, record)
+        if kind != "tune":
+            path = _predictions_for_train_run(folder, record)
     except (ZooError, OSError, ValueError) as error:
-        record = {**record, "prediction_error": str(error)}
-        path = None
-    return path, record, name or str(record.get("model", ""))
+        return None, record, str(error)
+    if not path or not os.path.exists(path):
+        return None, record, ""
+    return pd.read_csv(path), record, ""
 
 
 def _summary(run_dir, kind):
     if kind == "tune":
         settings = read_json(os.path.join(run_dir, "tune.json"), default={}) or {}
-        keys = (
-            "model",
-            "data",
-            "tuner",
-            "objective",
-            "direction",
-            "max_trials",
-            "epochs",
-            "seed",
-        )
+        keys = ("model", "data", "task", "tuner", "max_trials", "epochs", "seed")
         return "Search", {k: settings.get(k) for k in keys}
     if kind == "compare":
         settings = read_json(os.path.join(run_dir, "compare.json"), default={}) or {}
         return "Comparison", {
             "data": settings.get("data"),
-            "runs": ", ".join(e["name"] for e in settings.get("entries", [])),
+            "runs": len(settings.get("entries", [])),
             "seed": settings.get("seed"),
         }
     record = read_json(os.path.join(run_dir, "config.json"), default={}) or {}
@@ -343,36 +252,176 @@ def _summary(run_dir, kind):
     return "Training run", {k: record.get(k) for k in keys}
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
-table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #f0f0f0; }
-td.failed { color: #a00; font-weight: bold; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.summary td { text-align: left; }
-"""
+# -- the page -------------------------------------------------------------------
+
+_LOWER_IS_BETTER = ("loss", "error", "rmse", "mae", "mse", "perplexity")
 
 
-def _leaderboard_html(board):
-    if board.empty:
-        return "<p>No trials yet.</p>"
-    shown = board.copy()
-    for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(
-                lambda v: "" if pd.isna(v) else f"{v:.5g}"
+def _metric_rows(table):
+    """The template's rows of `baseline_table`: numbers as text, and whether
+    the model beats every baseline it has (lower is better for losses,
+    errors and perplexities)."""
+    rows = []
+    for metric, value, baselines in table["rows"]:
+        lower = any(word in metric for word in _LOWER_IS_BETTER)
+        known = [b for b in baselines if b is not None]
+        wins = bool(known) and all((value < b) if lower else (value > b) for b in known)
+        rows.append(
+            {
+                "metric": metric,
+                "value": _text(float(value)),
+                "baselines": [
+                    _text(None if b is None else float(b)) for b in baselines
+                ],
+                "wins": wins,
+            }
+        )
+    other = [(k, _text(v)) for k, v in table["other"]]
+    return {"baselines": table["baselines"], "rows": rows, "other": other}
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.4g}"
+    if value is None or (not isinstance(value, list | dict | str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def _table(board, objective, best_index):
+    """The leaderboard for the template: columns (name, numeric) and rows of
+    cells (text, sort key); columns empty in every row are left out."""
+    kept = [c for c in board.columns if board[c].map(_text).ne("").any()]
+    columns = [
+        {
+            "name": objective if c == "score" else c,
+            "numeric": pd.api.types.is_numeric_dtype(board[c])
+            and not pd.api.types.is_bool_dtype(board[c]),
+        }
+        for c in kept
+    ]
+    rows = []
+    for index, (_, row) in enumerate(board[kept].iterrows()):
+        cells = []
+        for column, value in zip(columns, row, strict=True):
+            number = column["numeric"] and pd.notna(value)
+            sort = repr(float(value)) if number else _text(value)
+            cells.append({"text": _text(value), "sort": sort})
+        status = str(row.get("status", ""))
+        rows.append(
+            {
+                "cells": cells,
+                "best": index == best_index,
+                "failed": status in ("FAILED", "INVALID"),
+            }
+        )
+    return {"columns": columns, "rows": rows}
+
+
+def _chart_sections(run_dir, kind, board, objective, best_label, notes):
+    """`[{"title", "charts": [(Figure, full width)], "note"}]` of the charts."""
+    frames = histories(run_dir)
+    labels = {f"trial {best_label.removeprefix('trial ')}", best_label}
+    best = next((label for label in frames if label in labels), None)
+    curves = [(f, False) for _, f in charts.curve_figures(frames, best)]
+    sections = [{"title": "Learning curves", "charts": curves, "note": ""}]
+    if not frames:
+        notes.append("No per-epoch history found.")
+    hyperparameters = _hyperparameter_columns(run_dir, kind, board)
+    varied = [h for h in hyperparameters if board[h].nunique(dropna=True) > 1]
+    if kind == "train" or not objective or board.empty:
+        return sections
+    log_names = _log_sampled(run_dir, hyperparameters)
+    scored = board if kind == "tune" else board.assign(score=board[objective])
+    weights = charts.importance(scored, varied, log_names)
+    finished = int(scored["score"].notna().sum())
+    note = ""
+    if weights is None:
+        note = (
+            f"Hyperparameter importance needs {charts.MIN_TRIALS_FOR_IMPORTANCE} "
+            f"finished trials that vary a hyperparameter ({finished} here)."
+        )
+    search = [
+        (charts.parallel_coordinates(scored, varied, objective, log_names), True),
+        (weights and charts.importance_figure(weights, objective, finished), False),
+        (kind == "tune" and charts.duration_figure(scored, objective), False),
+        (charts.score_scatter(scored, varied, objective, log_names), True),
+    ]
+    sections.append({"title": "Search", "charts": search, "note": note})
+    return sections
+
+
+def _collect(run_dir):
+    """Everything the template shows, with the figures still as plotly objects."""
+    kind = run_kind(run_dir)
+    board = leaderboard(run_dir)
+    heading, summary = _summary(run_dir, kind)
+    objective, direction = _objective(run_dir, kind, board)
+    notes = []
+    if kind == "tune" and not board.empty:
+        seconds = _trial_seconds(run_dir)
+        board.insert(
+            board.columns.get_loc("score") + 1,
+            "seconds",
+            board["trial_id"].astype(str).map(seconds).astype(float).round(1),
+        )
+        summary["trials"] = (
+            f"{int(board['score'].notna().sum())} finished of {len(board)}"
+        )
+        if seconds:
+            summary["wall time"] = f"{sum(seconds.values()):.0f} s in trials"
+        failed = int((board["status"].astype(str) != "COMPLETED").sum())
+        if failed:
+            notes.append(
+                f"{failed} trial(s) did not complete; they are not ranked "
+                "(see the reason column)."
             )
-    table = shown.to_html(
-        index=False, table_id="leaderboard", na_rep="", border=0, escape=True
+    if objective:
+        summary["objective"] = f"{objective} ({direction}imize)"
+    folder, best_label, best_values = _best_run(run_dir, kind, board)
+    metrics = {}
+    if folder:
+        metrics = read_json(os.path.join(folder, "metrics.json"), default={}) or {}
+    sections = _chart_sections(run_dir, kind, board, objective, best_label, notes)
+    predictions, record, error = (
+        _predictions(kind, folder) if folder else (None, {}, "")
     )
-    for status in ("FAILED", "INVALID"):
-        table = table.replace(f"<td>{status}</td>", f'<td class="failed">{status}</td>')
-    return table
+    if error:
+        notes.append(f"No test predictions: {error}")
+    if predictions is not None:
+        if {"y_true", "y_pred"} <= set(predictions) and record.get("task") in (
+            "binary",
+            "multiclass",
+        ):
+            figure = charts.confusion_figure(
+                predictions, record.get("class_names") or []
+            )
+        else:
+            figure = charts.prediction_figure(predictions, record.get("task"))
+        title = f"The best model on the test split ({best_label})"
+        sections.append({"title": title, "charts": [(figure, False)], "note": ""})
+    best_index = (
+        0
+        if not board.empty and (kind != "tune" or pd.notna(board["score"].iloc[0]))
+        else None
+    )
+    return {
+        "heading": heading,
+        "summary": summary,
+        "objective": objective or "score",
+        "best_label": best_label,
+        "best_values": [(k, _text(v)) for k, v in best_values.items()],
+        "metrics": _metric_rows(baseline_table(metrics)),
+        "board": _table(board, objective or "score", best_index),
+        "notes": notes,
+        "sections": sections,
+    }
 
 
 def write_report(run_dir, *, title=None):
-    """Writes `run_dir/report.html` (self-contained) and its PNGs in `run_dir/plots`.
+    """Writes `run_dir/report.html`: one self-contained, interactive page.
 
     Args:
         run_dir: A `zoo tune`, `zoo compare` or `zoo train` folder.
@@ -382,56 +431,35 @@ def write_report(run_dir, *, title=None):
         The path of `report.html`.
     """
     run_dir = os.fspath(run_dir)
-    kind = run_kind(run_dir)
-    board = leaderboard(run_dir)
-    plots_dir = os.path.join(run_dir, "plots")
-    frames = histories(run_dir)
-    heading, summary = _summary(run_dir, kind)
-    title = title or f"{heading}: {os.path.basename(os.path.abspath(run_dir))}"
-
-    pictures = []
-    pictures += plot_curves(frames, plots_dir)
-    if kind == "tune":
-        objective = summary.get("objective") or "score"
-        pictures += plot_score_against_hyperparameters(board, plots_dir, objective)
-    predictions, record, label = _best_predictions(run_dir, kind, board)
-    pictures += plot_predictions(predictions, record, plots_dir, label)
-
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        '<table class="summary">',
-    ]
-    for key, value in summary.items():
-        parts.append(
-            f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
-        )
-    parts.append("</table>")
-    parts.append("<h2>Leaderboard</h2>")
-    parts.append(_leaderboard_html(board))
-    if kind == "tune" and "reason" in board:
-        failed = board[board["status"].astype(str) != "COMPLETED"]
-        if not failed.empty:
-            parts.append(
-                f"<p>{len(failed)} trial(s) did not complete; they are not ranked "
-                "(see the reason column).</p>"
-            )
-    if record.get("prediction_error"):
-        parts.append(
-            f"<p>No test predictions: {html.escape(record['prediction_error'])}</p>"
-        )
-    for caption, path, data in pictures:
-        parts.append(f"<h2>{html.escape(caption)}</h2>")
-        parts.append(
-            f'<img alt="{html.escape(os.path.basename(path))}" '
-            f'src="data:image/png;base64,{data}">'
-        )
-    if not frames:
-        parts.append("<p>No per-epoch history found.</p>")
-    parts.append("</body></html>")
+    context = _collect(run_dir)
+    folder = os.path.basename(os.path.abspath(run_dir))
+    context["title"] = title or f"{context['heading']}: {folder}"
+    sections = []
+    for section in context.pop("sections"):
+        drawn = [(figure, wide) for figure, wide in section["charts"] if figure]
+        divs = [
+            {
+                "html": charts.figure_html(figure, f"chart-{len(sections)}-{i}"),
+                "wide": wide,
+            }
+            for i, (figure, wide) in enumerate(drawn)
+        ]
+        if divs or section["note"]:
+            sections.append({**section, "charts": divs})
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    page = environment.get_template("report.html").render(
+        **context,
+        sections=sections,
+        plotly_js=charts.plotly_js(),
+        run_dir=os.path.abspath(run_dir),
+        written=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
     path = os.path.join(run_dir, "report.html")
-    write_text(path, "\n".join(parts) + "\n")
+    write_text(path, page)
     return path
