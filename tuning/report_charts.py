@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
@@ -19,7 +20,8 @@ from sklearn.metrics import confusion_matrix
 
 #: Trials needed before the report fits an importance model on them.
 MIN_TRIALS_FOR_IMPORTANCE = 4
-_TEMPLATE = "plotly_white"
+# plotly_white's layout only: its per-trace defaults would repeat in every figure.
+_TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
 _COLORS = qualitative.D3
 _CONFIG = {"displaylogo": False, "responsive": True}
 
