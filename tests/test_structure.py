@@ -43,6 +43,7 @@ LAYERS = [
             "zoo.tuning.export",
             "zoo.tuning.report",
             "zoo.tuning.report_charts",
+            "zoo.tuning.report_tables",
         ],
     ),
     (
