@@ -130,6 +130,8 @@ def _objective(run_dir, kind, board):
     if kind == "tune":
         settings = read_json(os.path.join(run_dir, "tune.json"), default={}) or {}
         return settings.get("objective") or "score", settings.get("direction") or "max"
+    if kind == "train":
+        return None, None
     # `zoo compare` ranks by test accuracy, else test loss.
     for column, direction in (("test_accuracy", "max"), ("test_loss", "min")):
         if column in board:
@@ -233,7 +235,8 @@ def _chart_sections(run_dir, kind, board, objective, best_label, notes):
         (kind == "tune" and charts.duration_figure(scored, objective), False),
         (charts.score_scatter(scored, varied, objective, log_names), True),
     ]
-    sections.append({"title": "Search", "charts": search, "note": note})
+    title = "Search" if kind == "tune" else "Settings against the objective"
+    sections.append({"title": title, "charts": search, "note": note})
     return sections
 
 
@@ -285,7 +288,7 @@ def _collect(run_dir):
         else:
             figure = charts.prediction_figure(predictions, record.get("task"))
         title = f"The best model on the test split ({best_label})"
-        sections.append({"title": title, "charts": [(figure, False)], "note": ""})
+        sections.append({"title": title, "charts": [(figure, True)], "note": ""})
     best_index = (
         0
         if not board.empty and (kind != "tune" or pd.notna(board["score"].iloc[0]))
@@ -294,9 +297,11 @@ def _collect(run_dir):
     return {
         "heading": heading,
         "summary": summary,
-        "objective": objective or "score",
+        "objective": objective or "",
         "best_label": best_label,
-        "best_values": [(k, cell_text(v)) for k, v in best_values.items()],
+        "best_values": [
+            (k, cell_text(v)) for k, v in best_values.items() if v is not None
+        ],
         "metrics": metric_rows(baseline_table(metrics)),
         "board": leaderboard_table(board, objective or "score", best_index),
         "notes": notes,

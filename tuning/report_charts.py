@@ -120,6 +120,23 @@ def _numeric(values):
     )
 
 
+def _category_order(text):
+    """Numbers by value, then words, then "unset"."""
+    try:
+        return (text == "unset", 0, float(text), "")
+    except ValueError:
+        return (text == "unset", 1, 0.0, text)
+
+
+def _column(values):
+    """A hyperparameter's values; one that some trials lack (a conditional
+    hyperparameter, a setting a compare entry leaves at its default) turns
+    categorical, with "unset" where it is missing."""
+    if _numeric(values) and values.isna().any():
+        return values.map(lambda v: "unset" if pd.isna(v) else f"{v:g}")
+    return values
+
+
 def _encoded(values, log):
     """(numbers, axis range, tick positions, tick labels) of a hyperparameter:
     log10 of a log-sampled one, codes of a categorical one."""
@@ -134,7 +151,7 @@ def _encoded(values, log):
         if len(distinct) <= 8:
             return numbers, None, distinct, [f"{v:g}" for v in distinct]
         return numbers, None, None, None
-    categories = sorted(values.astype(str).unique())
+    categories = sorted(values.astype(str).unique(), key=_category_order)
     codes = values.astype(str).map({c: i for i, c in enumerate(categories)})
     return codes.astype(float), None, list(range(len(categories))), categories
 
@@ -146,7 +163,9 @@ def parallel_coordinates(board, hyperparameters, objective, log_names=()):
         return None
     dimensions = []
     for name in hyperparameters:
-        numbers, span, ticks, labels = _encoded(scored[name], name in log_names)
+        numbers, span, ticks, labels = _encoded(
+            _column(scored[name]), name in log_names
+        )
         dimension = {"label": name, "values": numbers}
         if ticks is not None:
             dimension.update(tickvals=ticks, ticktext=labels)
@@ -184,10 +203,7 @@ def importance(board, hyperparameters, log_names=(), seed=0):
     if len(scored) < MIN_TRIALS_FOR_IMPORTANCE or not varied:
         return None
     features = np.column_stack(
-        [
-            np.nan_to_num(_encoded(scored[h], h in log_names)[0], nan=-1.0)
-            for h in varied
-        ]
+        [_encoded(_column(scored[h]), h in log_names)[0] for h in varied]
     )
     forest = RandomForestRegressor(
         n_estimators=200, random_state=seed, min_samples_leaf=1
@@ -233,7 +249,9 @@ def score_scatter(board, hyperparameters, objective, log_names=()):
     labels = scored["trial_id"].astype(str) if "trial_id" in scored else scored.index
     for index, name in enumerate(hyperparameters):
         row, col = divmod(index, per_row)
-        values = scored[name] if _numeric(scored[name]) else scored[name].astype(str)
+        column = _column(scored[name])
+        numeric = _numeric(column)
+        values = column if numeric else column.astype(str)
         figure.add_trace(
             go.Scatter(
                 x=values,
@@ -248,9 +266,9 @@ def score_scatter(board, hyperparameters, objective, log_names=()):
             row=row + 1,
             col=col + 1,
         )
-        if name in log_names and _numeric(scored[name]):
+        if name in log_names and numeric:
             figure.update_xaxes(type="log", row=row + 1, col=col + 1)
-        if not _numeric(scored[name]):
+        if not numeric:
             figure.update_xaxes(type="category", row=row + 1, col=col + 1)
         figure.update_yaxes(
             title_text=objective if col == 0 else None, row=row + 1, col=col + 1
