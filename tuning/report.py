@@ -206,7 +206,7 @@ def _summary(run_dir, kind):
 # -- the page -------------------------------------------------------------------
 
 
-def _chart_sections(run_dir, kind, board, objective, best_label, notes):
+def _chart_sections(run_dir, kind, board, objective, direction, best_label, notes):
     """`[{"title", "charts": [(Figure, full width)], "note"}]` of the charts."""
     frames = histories(run_dir)
     labels = {f"trial {best_label.removeprefix('trial ')}", best_label}
@@ -230,9 +230,17 @@ def _chart_sections(run_dir, kind, board, objective, best_label, notes):
             f"finished trials that vary a hyperparameter ({finished} here)."
         )
     search = [
-        (charts.parallel_coordinates(scored, varied, objective, log_names), True),
+        (
+            charts.parallel_coordinates(
+                scored, varied, objective, log_names, direction
+            ),
+            True,
+        ),
         (weights and charts.importance_figure(weights, objective, finished), False),
-        (kind == "tune" and charts.duration_figure(scored, objective), False),
+        (
+            kind == "tune" and charts.duration_figure(scored, objective, direction),
+            False,
+        ),
         (charts.score_scatter(scored, varied, objective, log_names), True),
     ]
     title = "Search" if kind == "tune" else "Settings against the objective"
@@ -271,7 +279,9 @@ def _collect(run_dir):
     metrics = {}
     if folder:
         metrics = read_json(os.path.join(folder, "metrics.json"), default={}) or {}
-    sections = _chart_sections(run_dir, kind, board, objective, best_label, notes)
+    sections = _chart_sections(
+        run_dir, kind, board, objective, direction, best_label, notes
+    )
     predictions, record, error = (
         _predictions(kind, folder) if folder else (None, {}, "")
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.colors import qualitative
+from plotly.colors import qualitative, sequential
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from sklearn.ensemble import RandomForestRegressor
@@ -23,6 +23,8 @@ MIN_TRIALS_FOR_IMPORTANCE = 4
 # plotly_white's layout only: its per-trace defaults would repeat in every figure.
 _TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
 _COLORS = qualitative.D3
+# Viridis without its palest yellows, which vanish on white as thin lines.
+_SCALE = sequential.Viridis[:-2]
 _CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -156,8 +158,11 @@ def _encoded(values, log):
     return codes.astype(float), None, list(range(len(categories))), categories
 
 
-def parallel_coordinates(board, hyperparameters, objective, log_names=()):
-    """One line per finished trial across its hyperparameters and objective."""
+def parallel_coordinates(
+    board, hyperparameters, objective, log_names=(), direction="max"
+):
+    """One line per finished trial across its hyperparameters and objective
+    (the best in the brightest colour)."""
     scored = board[board["score"].notna()] if "score" in board else board.iloc[:0]
     if len(scored) < 2 or not hyperparameters:
         return None
@@ -177,7 +182,8 @@ def parallel_coordinates(board, hyperparameters, objective, log_names=()):
         go.Parcoords(
             line={
                 "color": scored["score"].astype(float),
-                "colorscale": "Viridis",
+                "colorscale": _SCALE,
+                "reversescale": direction == "min",
                 "showscale": True,
                 "colorbar": {"title": {"text": objective}, "x": 1.04},
             },
@@ -376,7 +382,7 @@ def prediction_figure(frame, task):
     return _layout(figure, f"{title} of the best model (test split)", 440)
 
 
-def duration_figure(board, objective):
+def duration_figure(board, objective, direction="max"):
     """Seconds each trial took, coloured by its objective (grey: failed)."""
     if "seconds" not in board or board["seconds"].notna().sum() < 2:
         return None
@@ -390,7 +396,8 @@ def duration_figure(board, objective):
             y=shown["seconds"],
             marker={
                 "color": np.where(scored, shown["score"].fillna(0), np.nan),
-                "colorscale": "Viridis",
+                "colorscale": _SCALE,
+                "reversescale": direction == "min",
                 "showscale": bool(scored.any()),
                 "colorbar": {"title": {"text": objective}},
             },
