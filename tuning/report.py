@@ -156,7 +156,9 @@ def _best_run(run_dir, kind, board):
     if kind == "tune":
         folder = os.path.join(run_dir, "best")
         record = read_json(os.path.join(folder, "config.json"), default={}) or {}
-        label = f"trial {record.get('trial_id', '?')}"
+        if "trial_id" not in record:
+            return None, "no best model yet", {}
+        label = f"trial {record['trial_id']}"
         return folder, label, record.get("hyperparameters") or {}
     if kind == "compare":
         if board.empty or "name" not in board:
@@ -209,8 +211,7 @@ def _summary(run_dir, kind):
 def _chart_sections(run_dir, kind, board, objective, direction, best_label, notes):
     """`[{"title", "charts": [(Figure, full width)], "note"}]` of the charts."""
     frames = histories(run_dir)
-    labels = {f"trial {best_label.removeprefix('trial ')}", best_label}
-    best = next((label for label in frames if label in labels), None)
+    best = best_label if best_label in frames else None
     curves = [(f, False) for _, f in charts.curve_figures(frames, best)]
     sections = [{"title": "Learning curves", "charts": curves, "note": ""}]
     if not frames:
@@ -248,6 +249,48 @@ def _chart_sections(run_dir, kind, board, objective, direction, best_label, note
     return sections
 
 
+def _trial_times(run_dir, board, summary, notes):
+    """Adds each trial's wall time to a search's leaderboard, and the counts
+    of finished and failed trials to the summary and notes."""
+    seconds = _trial_seconds(run_dir)
+    board.insert(
+        board.columns.get_loc("score") + 1,
+        "seconds",
+        board["trial_id"].astype(str).map(seconds).astype(float).round(1),
+    )
+    summary["trials"] = f"{int(board['score'].notna().sum())} finished of {len(board)}"
+    if seconds:
+        summary["wall time"] = f"{sum(seconds.values()):.0f} s in trials"
+    failed = int((board["status"].astype(str) != "COMPLETED").sum())
+    if failed:
+        notes.append(
+            f"{failed} trial(s) did not complete; they are not ranked "
+            "(see the reason column)."
+        )
+
+
+def _test_section(kind, folder, label, notes):
+    """The confusion matrix or predicted-against-true section, or None."""
+    predictions, record, error = _predictions(kind, folder)
+    if error:
+        notes.append(f"No test predictions: {error}")
+    if predictions is None:
+        return None
+    if {"y_true", "y_pred"} <= set(predictions) and record.get("task") in (
+        "binary",
+        "multiclass",
+    ):
+        figure = charts.confusion_figure(predictions, record.get("class_names") or [])
+    else:
+        figure = charts.prediction_figure(predictions, record.get("task"))
+    title = "The model" if kind == "train" else "The best model"
+    return {
+        "title": f"{title} on the test split ({label})",
+        "charts": [(figure, True)],
+        "note": "",
+    }
+
+
 def _collect(run_dir):
     """Everything the template shows, with the figures still as plotly objects."""
     kind = run_kind(run_dir)
@@ -256,23 +299,7 @@ def _collect(run_dir):
     objective, direction = _objective(run_dir, kind, board)
     notes = []
     if kind == "tune" and not board.empty:
-        seconds = _trial_seconds(run_dir)
-        board.insert(
-            board.columns.get_loc("score") + 1,
-            "seconds",
-            board["trial_id"].astype(str).map(seconds).astype(float).round(1),
-        )
-        summary["trials"] = (
-            f"{int(board['score'].notna().sum())} finished of {len(board)}"
-        )
-        if seconds:
-            summary["wall time"] = f"{sum(seconds.values()):.0f} s in trials"
-        failed = int((board["status"].astype(str) != "COMPLETED").sum())
-        if failed:
-            notes.append(
-                f"{failed} trial(s) did not complete; they are not ranked "
-                "(see the reason column)."
-            )
+        _trial_times(run_dir, board, summary, notes)
     if objective:
         summary["objective"] = f"{objective} ({direction}imize)"
     folder, best_label, best_values = _best_run(run_dir, kind, board)
@@ -282,28 +309,9 @@ def _collect(run_dir):
     sections = _chart_sections(
         run_dir, kind, board, objective, direction, best_label, notes
     )
-    predictions, record, error = (
-        _predictions(kind, folder) if folder else (None, {}, "")
-    )
-    if error:
-        notes.append(f"No test predictions: {error}")
-    if predictions is not None:
-        if {"y_true", "y_pred"} <= set(predictions) and record.get("task") in (
-            "binary",
-            "multiclass",
-        ):
-            figure = charts.confusion_figure(
-                predictions, record.get("class_names") or []
-            )
-        else:
-            figure = charts.prediction_figure(predictions, record.get("task"))
-        title = f"The best model on the test split ({best_label})"
-        sections.append({"title": title, "charts": [(figure, True)], "note": ""})
-    best_index = (
-        0
-        if not board.empty and (kind != "tune" or pd.notna(board["score"].iloc[0]))
-        else None
-    )
+    if folder:
+        sections.append(_test_section(kind, folder, best_label, notes))
+    ranked = not board.empty and (kind != "tune" or pd.notna(board["score"].iloc[0]))
     return {
         "heading": heading,
         "summary": summary,
@@ -313,9 +321,9 @@ def _collect(run_dir):
             (k, cell_text(v)) for k, v in best_values.items() if v is not None
         ],
         "metrics": metric_rows(baseline_table(metrics)),
-        "board": leaderboard_table(board, objective or "score", best_index),
+        "board": leaderboard_table(board, objective or "score", 0 if ranked else None),
         "notes": notes,
-        "sections": sections,
+        "sections": [section for section in sections if section],
     }
 
 
