@@ -145,6 +145,10 @@ def write_evaluation(evaluation, run_dir):
     return paths
 
 
+# Longer class lists (a language model's vocabulary) show the most frequent.
+MAX_LISTED_CLASSES = 20
+
+
 def data_summary(bundle, *, max_labels=200_000):
     """What the loader made of the data, as console lines: rows per split,
     which columns became which features (and why any were dropped), and the
@@ -197,9 +201,24 @@ def _class_balance(bundle, max_labels):
         classes = values.argmax(1) if values.shape[1] > 1 else values[:, 0].astype(int)
         what = "class balance (train)"
     counts = np.bincount(classes, minlength=bundle.num_classes)
-    names = bundle.class_names or [str(i) for i in range(len(counts))]
+    # A token task's classes are its vocabulary's words.
+    vocabulary = bundle.extras.get("vocabulary")
+    names = bundle.class_names or vocabulary or [str(i) for i in range(len(counts))]
+    shown = range(len(counts))
+    if len(counts) > MAX_LISTED_CLASSES:
+        # A vocabulary (word_lm, cloze) has thousands of classes: the most
+        # frequent ones and a count of the rest say what a full list would.
+        shown = np.argsort(-counts, kind="stable")[:MAX_LISTED_CLASSES]
     shares = ", ".join(
-        f"{name} {count} ({count / max(1, counts.sum()):.0%})"
-        for name, count in zip(names, counts, strict=False)
+        f"{names[index]} {counts[index]} ({counts[index] / max(1, counts.sum()):.0%})"
+        for index in shown
+        if index < len(names)
     )
+    if len(counts) > MAX_LISTED_CLASSES:
+        unseen = int((counts == 0).sum())
+        shares += (
+            f", ... {len(counts) - MAX_LISTED_CLASSES} more classes"
+            f" ({unseen} with no training example)"
+        )
+        what += f", {MAX_LISTED_CLASSES} most frequent of {len(counts)}"
     return f"{what}: {shares}"

@@ -63,3 +63,15 @@ def test_data_summary_counts_the_objects_of_each_class():
     # One to four digits per canvas over 42 training canvases, every digit drawn.
     assert len(counts) == 10 and 42 <= sum(counts) <= 4 * 42
     assert sum(count > 0 for count in counts) >= 8
+
+
+def test_data_summary_of_a_vocabulary_lists_the_most_frequent_words():
+    bundle = load_data("hamlet", kind="corpus", level="word", before=2, min_count=2)
+    line = [text for text in data_summary(bundle) if "class balance" in text][0]
+    shares = line.split(": ", 1)[1].split(", ")
+    # 20 words, then one entry counting the rest of the vocabulary.
+    assert len(shares) == 21, line
+    assert shares[-1].startswith(f"... {bundle.num_classes - 20} more classes")
+    counts = [int(share.rsplit(" ", 2)[1]) for share in shares[:-1]]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+    assert shares[0].split()[0] in bundle.extras["vocabulary"]
