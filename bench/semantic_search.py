@@ -10,7 +10,6 @@ Debian's wordnet-base and faiss-cpu; writes bench/results/semantic_search.{json,
 """
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -18,11 +17,12 @@ import time
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bench.common import RESULTS_DIR, cpu_model
+from bench.common import RESULTS_DIR, machine_info, machine_line
 from zoo.datasets.wordnet import gloss_retrieval_set, read_synsets
 from zoo.minilm import SentenceEncoder
 from zoo.semantic_index import recall_at_k
 from zoo.tuning.indexing import IndexOptions, SemanticIndex, build_index_folder
+from zoo.tuning.io import write_json, write_text
 
 
 def _tfidf_recall(corpus, queries, k):
@@ -59,6 +59,24 @@ def _measure(encoder_name, corpus, queries, k, folder):
     }
 
 
+# One format per column: a recall is a share, a rate and a latency are not
+# (a shared `.3f if < 10` rule printed 8.8 documents/s as "8.794").
+COLUMN_FORMATS = {
+    "recall_at_1": "{:.3f}",
+    "recall_at_10": "{:.3f}",
+    "documents_per_second": "{:.1f}",
+    "query_latency_ms_median": "{:.1f}",
+}
+
+
+def _cells(row):
+    """A result row's table cells, blank where the encoder has no figure."""
+    return [
+        "" if row.get(key) is None else form.format(row[key])
+        for key, form in COLUMN_FORMATS.items()
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=1000)
@@ -73,37 +91,28 @@ def main():
         for name in ("minilm", "random"):
             rows.append(_measure(name, corpus, queries, 10, os.path.join(tmp, name)))
     rows.append({"encoder": "chance", "recall_at_10": 10 / len(corpus)})
+    machine = machine_info()
     result = {
-        "cpu": cpu_model(),
+        "cpu": machine["cpu"],
+        "machine": machine,
         "documents": len(corpus),
         "queries": len(queries),
         "rows": rows,
     }
     os.makedirs(RESULTS_DIR, exist_ok=True)
-    with open(os.path.join(RESULTS_DIR, "semantic_search.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
+    write_json(os.path.join(RESULTS_DIR, "semantic_search.json"), result)
     lines = [
-        f"# Semantic search ({len(corpus)} WordNet definitions, {len(queries)} example-sentence queries; {result['cpu']})",
+        f"# Semantic search ({len(corpus)} WordNet definitions, {len(queries)} example-sentence queries)",
+        "",
+        f"Machine: {machine_line(machine)}. Timings are wall clock: a shared,"
+        " loaded machine slows them.",
         "",
         "| encoder | recall@1 | recall@10 | documents/s (encode + index) | query latency, median ms |",
         "| --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        cells = [
-            row.get(key)
-            for key in (
-                "recall_at_1",
-                "recall_at_10",
-                "documents_per_second",
-                "query_latency_ms_median",
-            )
-        ]
-        text = [
-            "" if c is None else f"{c:.3f}" if c < 10 else f"{c:.0f}" for c in cells
-        ]
-        lines.append(f"| {row['encoder']} | " + " | ".join(text) + " |")
-    with open(os.path.join(RESULTS_DIR, "semantic_search.md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+        lines.append(f"| {row['encoder']} | " + " | ".join(_cells(row)) + " |")
+    write_text(os.path.join(RESULTS_DIR, "semantic_search.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

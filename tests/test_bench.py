@@ -78,3 +78,17 @@ def test_every_registered_family_has_a_benchmark_case():
 
     assert [case.family for case in common.all_cases()] == list_families()
     assert set(common.SETTINGS) <= set(list_families())
+
+
+def test_semantic_search_table_formats_each_column_its_own_way():
+    from bench.semantic_search import _cells
+
+    row = {
+        "encoder": "minilm",
+        "recall_at_1": 0.25333,
+        "recall_at_10": 0.53667,
+        "documents_per_second": 8.7939,
+        "query_latency_ms_median": 287.79,
+    }
+    assert _cells(row) == ["0.253", "0.537", "8.8", "287.8"]
+    assert _cells({"encoder": "chance", "recall_at_10": 0.01}) == ["", "0.010", "", ""]
