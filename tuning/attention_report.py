@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 
 from zoo.attention import (
@@ -20,6 +19,7 @@ from zoo.attention import (
     word_similarity,
 )
 from zoo.minilm import SentenceEncoder
+from zoo.tuning.io import write_json
 
 
 def write_attention_report(
@@ -62,6 +62,5 @@ def write_attention_report(
         "word_attends_to": attends,
     }
     path = os.path.join(out_dir, "similarity.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
+    write_json(path, result)
     return {**result, "files": [*files, path]}

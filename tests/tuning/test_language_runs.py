@@ -123,7 +123,11 @@ def test_similar_and_generate_verbs(lm_run, capsys):
     out = capsys.readouterr().out
     assert code == 0 and len(out.strip().splitlines()) == 3
     code = main(["similar", lm_run.run_dir, "the", "-", "and", "+", "to", "-k", "2"])
-    assert code == 0 and len(capsys.readouterr().out.strip().splitlines()) == 2
+    analogy = capsys.readouterr().out
+    assert code == 0 and len(analogy.strip().splitlines()) == 2
+    # Quoted as one argument, as the help writes it: the same analogy.
+    code = main(["similar", lm_run.run_dir, "the - and + to", "-k", "2"])
+    assert code == 0 and capsys.readouterr().out == analogy
     code = main(["similar", lm_run.run_dir, "zzyzx"])
     err = capsys.readouterr().err
     assert code == 2 and "not in the model's vocabulary" in err

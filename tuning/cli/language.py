@@ -42,9 +42,11 @@ def add_parsers(verbs):
 
 def parse_words(words):
     """`["king"]` -> ("king",); `["king", "-", "man", "+", "woman"]` ->
-    ("king", "man", "woman"); anything else is a `ConfigError`."""
+    ("king", "man", "woman"), quoted as one argument or not; anything else
+    is a `ConfigError`."""
     from zoo.errors import ConfigError
 
+    words = " ".join(words).split()
     if len(words) == 1:
         return tuple(words)
     if len(words) == 5 and words[1] == "-" and words[3] == "+":

@@ -93,6 +93,7 @@ def run_attention(args):
     )
     print(f"per layer: {layers}")
     for name, tokens in result["word_attends_to"].items():
-        print(f"{name}: {args.word!r} attends most to {tokens}")
+        shares = ", ".join(f"{token} {float(weight):.3f}" for token, weight in tokens)
+        print(f"{name}: {args.word!r} attends most to {shares}")
     print(f"pictures and figures: {args.out}")
     return 0
