@@ -30,6 +30,7 @@ import contextlib
 import contextvars
 import dataclasses
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -147,9 +148,27 @@ def _unpack(batch):
     return batch, None, None
 
 
+def _layer_configs(model):
+    """Each layer's class and config, names left out (Keras numbers them per
+    session), nested models followed: what the weights alone do not say (a
+    resize to 64 or to 224 pixels has no weights)."""
+    configs = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            configs.append(_layer_configs(layer))
+            continue
+        config = {k: v for k, v in layer.get_config().items() if k != "name"}
+        configs.append([type(layer).__name__, config])
+    return configs
+
+
 def split_key(extractor, dataset, steps=None):
-    """SHA-256 of the extractor's weights and the split's examples (order-free)."""
+    """SHA-256 of the extractor's layers and weights and of the split's
+    examples (order-free)."""
     digest = hashlib.sha256()
+    digest.update(
+        json.dumps(_layer_configs(extractor), sort_keys=True, default=str).encode()
+    )
     for weight in extractor.weights:
         digest.update(
             np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes()

@@ -89,3 +89,22 @@ def test_says_why_not_when_augmented_or_trainable():
     )
     assert "augmented" in messages[0]
     assert "trainable" in messages[1]
+
+
+def test_the_key_tells_apart_extractors_that_differ_only_in_weightless_layers():
+    # A resize to another size has no weights: the same weights and images
+    # must not read the other size's features from the disk cache.
+    def extractor(size):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Resizing(size, size)(inputs)
+        x = keras.layers.Conv2D(2, 3, name="conv")(x)
+        return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+
+    images = tf.data.Dataset.from_tensor_slices(np.ones((4, 8, 8, 1), "float32"))
+    small, large = extractor(8), extractor(16)
+    large.set_weights(small.get_weights())
+    keys = {feature_cache.split_key(m, images.batch(2)) for m in (small, large)}
+    assert len(keys) == 2
+    # Layer names (numbered per session) do not change the key.
+    assert feature_cache.split_key(extractor(8), images.batch(2)) in keys

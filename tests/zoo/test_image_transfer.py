@@ -118,3 +118,28 @@ def test_keras_hub_preset_folder_backbone(tmp_path):
             num_classes=3,
         )
     keras.backend.clear_session()
+
+
+def test_a_frozen_backbone_runs_once_and_the_head_trains_on_its_features(capsys):
+    config = ImageTransferConfig(
+        backbone="vit_small",
+        weights="random",
+        input_size=16,
+        vit_layers=1,
+        vit_heads=2,
+        vit_hidden_dim=16,
+        dense_units=(8,),
+        trainable_blocks=0,
+    )
+    model = build_image_transfer(config, input_shape=(16, 16, 1), num_classes=3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    frozen = [w.numpy().copy() for w in model.get_layer("backbone").weights]
+    head = model.get_layer("head_dense_0").kernel.numpy().copy()
+    x, y = _images(12, 16), np.arange(12) % 3
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    history = fine_tune(model, config, train, epochs=3, verbose=0)
+    assert "Feature cache used" in capsys.readouterr().out
+    assert history["phase"] == [1, 1, 1]
+    assert not np.allclose(model.get_layer("head_dense_0").kernel.numpy(), head)
+    for weight, value in zip(model.get_layer("backbone").weights, frozen, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), value)

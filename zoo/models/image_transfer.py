@@ -20,7 +20,9 @@ is global average pooling, dropout and dense layers. Training follows the
 Keras transfer-learning guide as `vgg16_transfer` does: phase 1 trains the
 head over a frozen pretrained backbone (run in inference mode); phase 2, when
 `fine_tune_epochs > 0`, unfreezes the top `fine_tune_blocks` blocks and
-recompiles at `fine_tune_learning_rate`.
+recompiles at `fine_tune_learning_rate`. A frozen backbone on un-augmented
+images runs once per split in phase 1 (`zoo.feature_cache`): the head trains
+for many epochs on its cached features.
 """
 
 import dataclasses
@@ -29,7 +31,7 @@ import re
 
 import keras
 
-from zoo import efficientnet_lite
+from zoo import efficientnet_lite, feature_cache
 from zoo.compile import default_compile, output_head
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError, ZooError
@@ -139,7 +141,7 @@ def set_trainable_blocks(backbone, blocks):
     total = efficientnet_lite.num_blocks(backbone)
     for layer in backbone.layers:
         # Set on every layer: a model's flag alone leaves its layers' as they were.
-        top = blocks == ALL_BLOCKS or not by_block
+        top = blocks == ALL_BLOCKS or (blocks != 0 and not by_block)
         layer.trainable = top or block_of(layer.name, total) > total + 1 - blocks
 
 
@@ -165,6 +167,9 @@ class ImageTransferConfig(BaseConfig):
         fine_tune_learning_rate: Learning rate of phase 2.
         patch_size, vit_layers, vit_heads, vit_hidden_dim: The "vit_small"
             backbone's shape.
+        feature_cache: Compute a frozen backbone's outputs once per split
+            and train the head on them (`zoo.feature_cache`); no effect when
+            the backbone trains or the images are augmented.
     """
 
     learning_rate: float = 1e-3
@@ -182,6 +187,7 @@ class ImageTransferConfig(BaseConfig):
     vit_heads: int = 4
     vit_hidden_dim: int = 128
     jit_compile: bool = False
+    feature_cache: bool = True
 
     def validate(self):
         super().validate()
@@ -255,6 +261,7 @@ def build_image_transfer(config, *, input_shape, num_classes):
     # frozen) even when unfrozen, as the Keras guide advises; one trained
     # from scratch needs its batch norm in training mode.
     x = backbone(inputs, training=False if config.pretrained else None)
+    x = feature_cache.mark_features(x)
     for index, units in enumerate(config.dense_units):
         if config.dropout_rate > 0:
             x = keras.layers.Dropout(config.dropout_rate, name=f"head_dropout_{index}")(
@@ -285,6 +292,10 @@ def fine_tune(
     """Phase 1 up to `epochs`, then (`fine_tune_epochs > 0`) the top
     `fine_tune_blocks` unfrozen and recompiled at `fine_tune_learning_rate`,
     continuing the same history. Returns `{metric: [per epoch]}` with "phase".
+
+    Phase 1 over a frozen backbone on un-augmented images computes the
+    backbone's features once and fits the head on them (`zoo.feature_cache`).
+    Phase 2 is skipped when a callback says the time is up (`expired`).
     """
     history = {}
 
@@ -296,9 +307,17 @@ def fine_tune(
         )
 
     fit = dict(validation_data=validation_data, callbacks=callbacks, **kwargs)
-    first = model.fit(train, epochs=epochs, initial_epoch=initial_epoch, **fit)
+    first = feature_cache.fit_head(
+        model,
+        train,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        enabled=config.feature_cache,
+        **fit,
+    )
     record(first, 1)
-    if config.fine_tune_epochs <= 0:
+    out_of_time = any(getattr(c, "expired", False) for c in callbacks or [])
+    if config.fine_tune_epochs <= 0 or out_of_time:
         return history
     reached = initial_epoch + len(first.history.get("loss", []))
     blocks = config.fine_tune_blocks
