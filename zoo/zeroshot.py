@@ -14,12 +14,14 @@ ImageNet's synset ids), its WordNet gloss ("espresso: strong black coffee
 brewed by forcing hot water under pressure ..."). A label found in WordNet is
 embedded with its first gloss too, so both sides read alike.
 
-When a keras-hub CLIP preset folder is at hand, `clip_scores` scores labels
-with it directly instead.
+When a keras-hub CLIP preset folder is at hand (`save_to_preset` of a
+`CLIPBackbone` and its `CLIPPreprocessor`), `CLIPZeroShot` scores labels with
+it directly instead: "a photo of a {label}." against each image.
 """
 
 import functools
 import hashlib
+import json
 import os
 
 import keras
@@ -263,12 +265,88 @@ class ZeroShotClassifier:
         return (scores / scores.sum(axis=1, keepdims=True)).astype("float32")
 
 
-def zero_shot(paths: list[str], labels, *, variant: str = "lite0") -> list[dict]:
+# === CLIP from a local preset ===
+
+CLIP_PROMPT = "a photo of a {}."
+
+
+def check_clip_preset(preset_dir: str) -> str:
+    """`preset_dir` if it holds a keras-hub CLIP preset, else a `ZooError`."""
+    fix = (
+        "give a folder where a keras_hub.models.CLIPBackbone and its "
+        "CLIPPreprocessor were saved with save_to_preset"
+    )
+    if not os.path.isdir(preset_dir):
+        raise ZooError(f"No CLIP preset folder at {preset_dir}; {fix}.")
+    try:
+        with open(os.path.join(preset_dir, "config.json"), encoding="utf-8") as handle:
+            found = json.load(handle).get("class_name")
+    except (OSError, ValueError, AttributeError):
+        found = None
+    if found != "CLIPBackbone":
+        what = f"its config.json names {found}" if found else "no readable config.json"
+        raise ZooError(f"{preset_dir} is not a CLIP preset ({what}); {fix}.")
+    return preset_dir
+
+
+class CLIPZeroShot:
+    """Scores free-text labels for images with a keras-hub CLIP preset folder.
+
+    Args:
+        preset_dir: A folder holding a `CLIPBackbone` and its
+            `CLIPPreprocessor` (`save_to_preset`); read offline.
+        prompt: How a label is put into words before it is embedded.
+
+    Example:
+        >>> clip = CLIPZeroShot("presets/clip_vit_base_patch16")  # doctest: +SKIP
+        >>> clip.scores([image], ["cat", "coffee"])  # doctest: +SKIP
+        array([[0.01, 0.99]], dtype=float32)
+    """
+
+    def __init__(self, preset_dir: str, *, prompt: str = CLIP_PROMPT):
+        import keras_hub
+
+        check_clip_preset(preset_dir)
+        try:
+            self.backbone = keras_hub.models.CLIPBackbone.from_preset(preset_dir)
+            self.preprocessor = keras_hub.models.CLIPPreprocessor.from_preset(
+                preset_dir
+            )
+        except (OSError, ValueError, KeyError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ZooError(
+                f"Cannot load the CLIP preset in {preset_dir} ({first[:120]}); save "
+                "its CLIPBackbone and CLIPPreprocessor there with save_to_preset."
+            ) from None
+        self.prompt = prompt
+
+    def scores(self, images: list[np.ndarray], labels) -> np.ndarray:
+        """`(len(images), len(labels))` scores that sum to one per image."""
+        labels = _parse_labels(labels)
+        prompts = [self.prompt.format(label) for label in labels]
+        tokens = self.preprocessor({"prompts": prompts, "images": None})["token_ids"]
+        converter = self.preprocessor.image_converter
+        pixels = keras.ops.concatenate(
+            [converter(np.asarray(image, "float32")[None]) for image in images]
+        )
+        vision_logits, _ = self.backbone.clip_head(
+            self.backbone.get_vision_embeddings(pixels),
+            self.backbone.get_text_embeddings(tokens),
+        )
+        probabilities = keras.ops.softmax(vision_logits, axis=-1)
+        return keras.ops.convert_to_numpy(probabilities).astype("float32")
+
+
+def zero_shot(
+    paths: list[str], labels, *, variant: str = "lite0", clip: str | None = None
+) -> list[dict]:
     """Scores `labels` for each image file; one `{label: score}` dict per file,
-    best first."""
+    best first. `clip`: a CLIP preset folder to score with instead of ConSE."""
     labels = _parse_labels(labels)
+    scorer = CLIPZeroShot(clip) if clip else None
     images = [load_image(path) for path in paths]
-    scores = ZeroShotClassifier(variant).scores(images, labels)
+    scorer = scorer or ZeroShotClassifier(variant)
+    scores = scorer.scores(images, labels)
     return [
         dict(sorted(zip(labels, map(float, row)), key=lambda item: -item[1]))
         for row in scores

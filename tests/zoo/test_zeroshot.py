@@ -85,3 +85,79 @@ def test_zero_shot_puts_the_right_label_first_for_most_bundled_photos(tmp_path):
     assert len(os.listdir(tmp_path)) == 1
     again = ZeroShotClassifier(cache_dir=str(tmp_path))
     np.testing.assert_allclose(again.class_embeddings, classifier.class_embeddings)
+
+
+def _tiny_clip_preset(folder):
+    """A random CLIP (2 layers, width 8) and its preprocessor saved as a preset."""
+    import keras_hub
+
+    letters = "abcdefghijklmnopqrstuvwxyz."
+    vocabulary = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for token in [*letters, *(f"{c}</w>" for c in letters)]:
+        vocabulary[token] = len(vocabulary)
+    vocabulary["at</w>"] = len(vocabulary)
+    # keras-hub builds its merge table from a non-empty list only.
+    tokenizer = keras_hub.models.CLIPTokenizer(
+        vocabulary=vocabulary, merges=["a t</w>"]
+    )
+    converter = keras_hub.layers.CLIPImageConverter(image_size=(16, 16), scale=1 / 255)
+    preprocessor = keras_hub.models.CLIPPreprocessor(
+        tokenizer, converter, sequence_length=24
+    )
+    shape = dict(hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16)
+    backbone = keras_hub.models.CLIPBackbone(
+        vision_encoder=keras_hub.models.CLIPVisionEncoder(
+            patch_size=8, image_shape=(16, 16, 3), **shape
+        ),
+        text_encoder=keras_hub.models.CLIPTextEncoder(
+            vocabulary_size=len(vocabulary),
+            embedding_dim=8,
+            max_sequence_length=24,
+            **shape,
+        ),
+        projection_dim=4,
+    )
+    backbone.save_to_preset(str(folder))
+    preprocessor.save_to_preset(str(folder))
+    return str(folder)
+
+
+def test_zeroshot_scores_labels_with_a_local_clip_preset(tmp_path, capsys):
+    from PIL import Image
+
+    from zoo.tuning.cli.main import main
+
+    preset = _tiny_clip_preset(tmp_path / "clip")
+    paths = []
+    for index, size in enumerate((20, 33)):
+        path = tmp_path / f"image{index}.png"
+        pixels = np.random.default_rng(index).integers(0, 255, (size, size, 3))
+        Image.fromarray(pixels.astype("uint8")).save(path)
+        paths.append(str(path))
+    code = main(["zeroshot", *paths, "--labels", "cat,coffee,rocket", "--clip", preset])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    for line, path in zip(lines, paths):
+        assert line.startswith(f"{path}: ")
+        ranked = [item.split("=") for item in line.split(": ", 1)[1].split()]
+        assert sorted(label for label, _ in ranked) == ["cat", "coffee", "rocket"]
+        scores = [float(score) for _, score in ranked]
+        assert scores == sorted(scores, reverse=True)
+        assert abs(sum(scores) - 1) < 0.01
+
+
+def test_zeroshot_says_in_one_line_when_the_clip_folder_is_wrong(tmp_path, capsys):
+    from zoo.tuning.cli.main import main
+
+    image = os.path.join(MATPLOTLIB_SAMPLES, "grace_hopper.jpg")
+    not_clip = tmp_path / "vit"
+    not_clip.mkdir()
+    (not_clip / "config.json").write_text('{"class_name": "ViTBackbone"}')
+    for folder, message in [
+        (tmp_path / "none", "No CLIP preset folder at"),
+        (not_clip, "is not a CLIP preset (its config.json names ViTBackbone)"),
+        (tmp_path, "is not a CLIP preset (no readable config.json)"),
+    ]:
+        code = main(["zeroshot", image, "--labels", "a,b", "--clip", str(folder)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and message in err[0], err

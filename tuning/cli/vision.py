@@ -4,7 +4,8 @@
 def add_parsers(verbs):
     zeroshot = verbs.add_parser(
         "zeroshot",
-        help="Score free-text labels for images offline (ImageNet classifier + MiniLM).",
+        help="Score free-text labels for images offline (ImageNet classifier + MiniLM, "
+        "or a local CLIP preset).",
     )
     zeroshot.add_argument("images", nargs="+", help="Image files (JPEG, PNG, ...).")
     zeroshot.add_argument(
@@ -15,6 +16,11 @@ def add_parsers(verbs):
         default="lite0",
         choices=("lite0", "lite2"),
         help="EfficientNet-Lite ImageNet classifier.",
+    )
+    zeroshot.add_argument(
+        "--clip",
+        metavar="PRESET_DIR",
+        help="Score with a keras-hub CLIP preset folder (save_to_preset) instead.",
     )
     zeroshot.set_defaults(run=run_zeroshot)
 
@@ -37,7 +43,7 @@ def add_parsers(verbs):
 def run_zeroshot(args):
     from zoo.zeroshot import zero_shot
 
-    results = zero_shot(args.images, args.labels, variant=args.backbone)
+    results = zero_shot(args.images, args.labels, variant=args.backbone, clip=args.clip)
     for path, scores in zip(args.images, results):
         ranked = "  ".join(f"{label}={score:.3f}" for label, score in scores.items())
         print(f"{path}: {ranked}")
