@@ -1,19 +1,24 @@
 """`zoo demo RUN_DIR`: a Gradio app for any finished run.
 
 The input widget follows the run's data kind: an image upload for image
-models, a text box for text models, one field per column for tabular models,
-a CSV upload for forecasters. The answer is the predicted label with its
-probabilities (classifiers) or the predicted values. Inputs go through the
-same readers as `zoo predict`, so the app and the command agree.
+models (and box models), a text box for text models, one field per column
+for tabular models, a CSV upload for forecasters. The answer is the
+predicted label with its probabilities (classifiers), the predicted values,
+or for box models (`image_boxes`: detectors, localizers) the uploaded image
+with its boxes drawn beside the table of boxes in its pixels. Inputs go
+through the same readers as `zoo predict`, so the app and the command agree.
 
 Gradio is an optional extra (`pip install -e ".[demo]"`). The server binds
 127.0.0.1 unless `host` says otherwise: it has no authentication.
 """
 
+import os
+import tempfile
+
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo.tuning.predict import INPUT_READERS, load_run
+from zoo.tuning.predict import INPUT_READERS, load_run, predict_boxes
 
 DEMO_INSTALL = 'pip install -e ".[demo]"'
 
@@ -84,6 +89,8 @@ def build_demo(run_dir: str, *, safe_mode: bool = True):
     """
     gradio = _gradio()
     record, model = load_run(run_dir, safe_mode=safe_mode)
+    if record.get("data_kind") == "image_boxes":
+        return _boxes_demo(gradio, run_dir, record, model)
     inputs, read = _widgets(gradio, record)
     classes = len(record.get("class_names") or []) or None
 
@@ -107,6 +114,34 @@ def build_demo(run_dir: str, *, safe_mode: bool = True):
         else:
             output = gradio.JSON(label="prediction")
         button.click(predict, inputs=inputs, outputs=output, api_name="predict")
+    return app
+
+
+def _boxes_demo(gradio, run_dir, record, model):
+    """An image in; the image with its boxes drawn, and the boxes as a table
+    in the image's own pixels (`zoo predict --draw` and its table)."""
+    drawn_dir = tempfile.mkdtemp(prefix="zoo-demo-boxes-")
+
+    def find_boxes(path):
+        if not path:
+            raise gradio.Error("Give an image first.")
+        try:
+            frame = predict_boxes(model, record, [path], draw_dir=drawn_dir)
+        except ZooError as error:
+            raise gradio.Error(str(error)) from None
+        stem = os.path.splitext(os.path.basename(path))[0]
+        return os.path.join(drawn_dir, f"{stem}_boxes.png"), frame.drop(columns="input")
+
+    title = f"{record.get('model', 'model')} (image_boxes)"
+    with gradio.Blocks(title=title) as app:
+        gradio.Markdown(f"# {title}\nRun folder: `{run_dir}`")
+        image = gradio.Image(type="filepath", label="image")
+        button = gradio.Button("Find boxes", variant="primary")
+        drawn = gradio.Image(type="filepath", label="boxes")
+        table = gradio.Dataframe(label="boxes in image pixels")
+        button.click(
+            find_boxes, inputs=image, outputs=[drawn, table], api_name="predict"
+        )
     return app
 
 

@@ -87,3 +87,54 @@ def test_missing_run_is_one_zoo_error(tmp_path):
 
     with pytest.raises(ZooError, match="no finished run"):
         build_demo(str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def detector_run(tmp_path_factory):
+    """A tiny detector trained for one epoch on small digit scenes."""
+    from zoo.tuning.callbacks import CallbackOptions
+    from zoo.tuning.train import train
+
+    run_dir = tmp_path_factory.mktemp("demo_boxes") / "run"
+    train(
+        "cnn_detector_tiny",
+        "digit_scenes",
+        run_dir=str(run_dir),
+        epochs=1,
+        data_options={"size": 40, "image_size": 32, "scale": "8,14"},
+        callbacks=CallbackOptions(tensorboard=False, backup=False, checkpoint=False),
+        verbose=0,
+    )
+    return str(run_dir)
+
+
+@pytest.mark.slow
+def test_gradio_client_gets_the_image_with_its_boxes_drawn(detector_run, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from zoo.tuning.demo import build_demo
+
+    # A 64x48 upload: the model sees 32x32, the boxes come back in its pixels.
+    upload = np.zeros((48, 64, 3), np.uint8)
+    upload[10:30, 20:34] = 255
+    path = tmp_path / "scene.png"
+    Image.fromarray(upload).save(path)
+    app = build_demo(detector_run)
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        drawn, table = client.predict(handle_file(str(path)), api_name="/predict")
+    finally:
+        app.close()
+    picture = np.asarray(Image.open(drawn).convert("RGB"))
+    assert picture.shape == (48, 64, 3)
+    assert table["headers"] == ["class", "score", "xmin", "ymin", "xmax", "ymax"]
+    rows = [row for row in table["data"] if row[0] != "(none)"]
+    if rows:  # Boxes drawn in the model's colour, inside the image.
+        assert all(0 <= row[2] <= row[4] <= 64 and row[5] <= 48 for row in rows)
+        from zoo.box_drawing import PREDICTED_COLOUR
+
+        assert (picture == PREDICTED_COLOUR).all(axis=-1).any()
+    else:
+        np.testing.assert_array_equal(picture, upload)
