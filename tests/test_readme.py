@@ -32,3 +32,12 @@ def test_readme_family_table_lists_every_family_and_variant():
         ]
         missing = [v for v in variants if f"`{v}`" not in text]
         assert missing == [], f"README's {family} row lacks {missing}"
+
+
+def test_readme_cli_table_has_a_row_for_every_verb():
+    from zoo.tuning.cli.main import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._subparsers._group_actions if a.choices).choices
+    rows = set(re.findall(r"^\| `zoo (\w+)", README.read_text(), re.MULTILINE))
+    assert sorted(set(verbs) - rows) == []
