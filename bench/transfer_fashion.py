@@ -181,7 +181,9 @@ def main(argv=None):
     )
     parser.add_argument("--head-epochs", type=int, default=40)
     parser.add_argument(
-        "--input-size", type=int, default=112, help="Input size of the Lite0 models."
+        "--input-size",
+        type=int,
+        help="Input size of the Lite0 models (default: the zoo's, 112 for 28x28).",
     )
     args = parser.parse_args(argv)
 
@@ -211,7 +213,7 @@ def main(argv=None):
             for size in args.sweep.split(",")
         }
     else:
-        lite = {"input_size": args.input_size}
+        lite = {"input_size": args.input_size} if args.input_size else {}
         cases = {
             label: (
                 name,

@@ -41,17 +41,36 @@ LITE_BACKBONES = {"efficientnet_lite0": "lite0", "efficientnet_lite2": "lite2"}
 SCRATCH_BACKBONES = ("vit_small",)
 WEIGHTS = ("imagenet", "random")
 ALL_BLOCKS = -1
+SMALL_IMAGE_UPSCALE = 4
+MIN_DEFAULT_SIZE = 96
 BACKBONE_LAYER = "backbone"
 
 # === Backbones ===
 
 
-def _lite_backbone(config, channels):
+def default_input_size(backbone, image_shape):
+    """The size images are resized to when `input_size` is None.
+
+    The backbone's own resolution (224 for Lite0, 260 for Lite2), except for
+    images under half of it: there `SMALL_IMAGE_UPSCALE` times their shorter
+    side, at least `MIN_DEFAULT_SIZE` (28-pixel grey Fashion-MNIST: 112,
+    more accurate than 64 and a quarter of 224's cost to run;
+    bench/results/transfer_fashion.md).
+    """
+    resolution = efficientnet_lite.get_variant(LITE_BACKBONES[backbone]).resolution
+    side = min((size for size in image_shape[:2] if size), default=None)
+    if side is None or 2 * side >= resolution:
+        return resolution
+    return min(resolution, max(MIN_DEFAULT_SIZE, SMALL_IMAGE_UPSCALE * side))
+
+
+def _lite_backbone(config, channels, image_shape):
     variant = LITE_BACKBONES[config.backbone]
+    size = config.input_size or default_input_size(config.backbone, image_shape)
     model = efficientnet_lite.build_efficientnet_lite(
         variant,
         input_shape=(None, None, channels),
-        image_size=config.input_size,
+        image_size=size,
         include_top=False,
         pooling="avg",
         name=BACKBONE_LAYER,
@@ -113,10 +132,10 @@ def _preset_backbone(config, channels):
     return keras.Model(inputs, x, name=BACKBONE_LAYER)
 
 
-def build_backbone(config, channels):
+def build_backbone(config, channels, image_shape=(None, None)):
     """The backbone as a model: raw images in, pooled features out."""
     if config.backbone in LITE_BACKBONES:
-        return _lite_backbone(config, channels)
+        return _lite_backbone(config, channels, image_shape)
     if config.backbone in SCRATCH_BACKBONES:
         return _vit_backbone(config, channels)
     return _preset_backbone(config, channels)
@@ -157,7 +176,9 @@ class ImageTransferConfig(BaseConfig):
             (from scratch), or a keras-hub preset folder or name.
         weights: "imagenet" (pretrained; for presets, the preset's weights) or
             "random".
-        input_size: Square size the model resizes images to, inside it.
+        input_size: Square size the model resizes images to, inside it;
+            None: EfficientNet-Lite's own resolution, or 4x the side of
+            small images (`default_input_size`). Required for "vit_small".
         dense_units: Hidden units of the head's dense layers.
         dropout_rate: Dropout before each dense layer of the head, in [0, 1).
         trainable_blocks: Top backbone blocks trained in phase 1: 0 freezes
@@ -175,7 +196,7 @@ class ImageTransferConfig(BaseConfig):
     learning_rate: float = 1e-3
     backbone: str = "efficientnet_lite0"
     weights: str = "imagenet"
-    input_size: int = 224
+    input_size: int | None = None
     dense_units: tuple[int, ...] = (128,)
     dropout_rate: float = 0.2
     trainable_blocks: int = 0
@@ -207,7 +228,9 @@ class ImageTransferConfig(BaseConfig):
             raise ConfigError(
                 f"{self.backbone} has no pretrained weights offline; set weights=random."
             )
-        if self.input_size < 16:
+        if self.input_size is None and self.backbone in SCRATCH_BACKBONES:
+            raise ConfigError(f"{self.backbone} needs an input_size, e.g. 32.")
+        if self.input_size is not None and self.input_size < 16:
             raise ConfigError(f"input_size must be >= 16, got {self.input_size}.")
         if self.backbone in SCRATCH_BACKBONES and self.input_size % self.patch_size:
             raise ConfigError(
@@ -254,7 +277,7 @@ def build_image_transfer(config, *, input_shape, num_classes):
     if num_classes is None:
         raise ConfigError("image_transfer models are classifiers; give class labels.")
     channels = int(input_shape[-1])
-    backbone = build_backbone(config, channels)
+    backbone = build_backbone(config, channels, tuple(input_shape[:2]))
     set_trainable_blocks(backbone, config.trainable_blocks)
     inputs = keras.Input((None, None, channels), name="image")
     # A pretrained backbone stays in inference mode (its batch statistics
@@ -377,7 +400,7 @@ register_family(
 
 @register_model(family="image_transfer")
 def efficientnet_lite0_frozen():
-    """ImageNet EfficientNet-Lite0 frozen at 224x224, dense(128) head."""
+    """ImageNet EfficientNet-Lite0 frozen (224x224; 4x the side of small images), dense(128) head."""
     return ImageTransferConfig()
 
 
@@ -395,8 +418,8 @@ def efficientnet_lite0_random():
 
 @register_model(family="image_transfer")
 def efficientnet_lite2_frozen():
-    """ImageNet EfficientNet-Lite2 frozen at 260x260, dense(128) head."""
-    return ImageTransferConfig(backbone="efficientnet_lite2", input_size=260)
+    """ImageNet EfficientNet-Lite2 frozen (260x260; 4x the side of small images), dense(128) head."""
+    return ImageTransferConfig(backbone="efficientnet_lite2")
 
 
 @register_model(family="image_transfer")
