@@ -241,6 +241,7 @@ def main(argv=None):
     from zoo.tuning.io import write_json
 
     stem = "transfer_fashion_sizes" if args.sweep else "transfer_fashion"
+    stem += f"_{args.only.replace(' ', '_')}" if args.only else ""
     write_json(os.path.join(args.out, f"{stem}.json"), results)
     print(json.dumps(results, indent=2))
     print(f"Copy to {RESULTS_DIR} to keep it.")
