@@ -183,7 +183,7 @@ def main(argv=None):
     parser.add_argument(
         "--input-size",
         type=int,
-        help="Input size of the Lite0 models (default: the zoo's, 112 for 28x28).",
+        help="Input size of the Lite0 models (default: the zoo's, 160 for 28x28).",
     )
     args = parser.parse_args(argv)
 

@@ -145,16 +145,15 @@ def test_a_frozen_backbone_runs_once_and_the_head_trains_on_its_features(capsys)
         np.testing.assert_array_equal(weight.numpy(), value)
 
 
-def test_default_input_size_upscales_small_images_four_times():
+def test_default_input_size_upscales_small_images():
     from zoo.models.image_transfer import default_input_size
 
-    assert default_input_size("efficientnet_lite0", (28, 28)) == 112  # Fashion-MNIST
-    assert default_input_size("efficientnet_lite0", (20, 40)) == 96  # At least 96.
-    assert default_input_size("efficientnet_lite0", (32, 32)) == 128  # CIFAR
+    assert default_input_size("efficientnet_lite0", (28, 28)) == 160  # Fashion-MNIST
+    assert default_input_size("efficientnet_lite0", (48, 90)) == 192  # 4x the side.
     assert default_input_size("efficientnet_lite0", (100, 150)) == 224  # Its own.
     assert default_input_size("efficientnet_lite2", (None, None)) == 260
     config = ImageTransferConfig(weights="random", dense_units=())
     model = build_image_transfer(config, input_shape=(28, 28, 1), num_classes=2)
-    assert model.get_layer("backbone").get_layer("resize").get_config()["height"] == 112
+    assert model.get_layer("backbone").get_layer("resize").get_config()["height"] == 160
     with pytest.raises(ConfigError, match="needs an input_size"):
         ImageTransferConfig(backbone="vit_small", weights="random").validate()

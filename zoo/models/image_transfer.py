@@ -42,7 +42,7 @@ SCRATCH_BACKBONES = ("vit_small",)
 WEIGHTS = ("imagenet", "random")
 ALL_BLOCKS = -1
 SMALL_IMAGE_UPSCALE = 4
-MIN_DEFAULT_SIZE = 96
+MIN_DEFAULT_SIZE = 160
 BACKBONE_LAYER = "backbone"
 
 # === Backbones ===
@@ -53,9 +53,9 @@ def default_input_size(backbone, image_shape):
 
     The backbone's own resolution (224 for Lite0, 260 for Lite2), except for
     images under half of it: there `SMALL_IMAGE_UPSCALE` times their shorter
-    side, at least `MIN_DEFAULT_SIZE` (28-pixel grey Fashion-MNIST: 112,
-    more accurate than 64 and a quarter of 224's cost to run;
-    bench/results/transfer_fashion.md).
+    side, at least `MIN_DEFAULT_SIZE`. On 28-pixel grey Fashion-MNIST, 160
+    beat 112 and 64 for a frozen Lite0 and costs under half of 224's CPU per
+    image (bench/results/transfer_fashion.md).
     """
     resolution = efficientnet_lite.get_variant(LITE_BACKBONES[backbone]).resolution
     side = min((size for size in image_shape[:2] if size), default=None)
@@ -177,8 +177,9 @@ class ImageTransferConfig(BaseConfig):
         weights: "imagenet" (pretrained; for presets, the preset's weights) or
             "random".
         input_size: Square size the model resizes images to, inside it;
-            None: EfficientNet-Lite's own resolution, or 4x the side of
-            small images (`default_input_size`). Required for "vit_small".
+            None: EfficientNet-Lite's own resolution, or for small images
+            4x their side, at least 160 (`default_input_size`). Required
+            for "vit_small".
         dense_units: Hidden units of the head's dense layers.
         dropout_rate: Dropout before each dense layer of the head, in [0, 1).
         trainable_blocks: Top backbone blocks trained in phase 1: 0 freezes
@@ -400,7 +401,7 @@ register_family(
 
 @register_model(family="image_transfer")
 def efficientnet_lite0_frozen():
-    """ImageNet EfficientNet-Lite0 frozen (224x224; 4x the side of small images), dense(128) head."""
+    """ImageNet EfficientNet-Lite0 frozen (224x224; small images at 160 or 4x their side), dense(128) head."""
     return ImageTransferConfig()
 
 
@@ -418,7 +419,7 @@ def efficientnet_lite0_random():
 
 @register_model(family="image_transfer")
 def efficientnet_lite2_frozen():
-    """ImageNet EfficientNet-Lite2 frozen (260x260; 4x the side of small images), dense(128) head."""
+    """ImageNet EfficientNet-Lite2 frozen (260x260; small images at 160 or 4x their side), dense(128) head."""
     return ImageTransferConfig(backbone="efficientnet_lite2")
 
 
