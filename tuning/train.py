@@ -349,40 +349,86 @@ def train(
     distribution = get_strategy(strategy) if strategy else None
     if not writer:
         run_dir = tempfile.mkdtemp(prefix="zoo-worker-")
+    spec = dataclasses.replace(spec, epochs=epochs or spec.epochs)
+    callbacks = _checked_request(spec, run_dir, writer=writer)
+    keras.utils.set_random_seed(spec.seed)
+    prepared = prepare(
+        spec.model,
+        spec.data,
+        overrides=spec.overrides,
+        data_options=spec.data_options,
+        seed=spec.seed,
+    )
+    print("\n".join(data_summary(prepared.bundle)), flush=True)
+    spec, record = _run_record(spec, prepared, callbacks)
     config_path = os.path.join(run_dir, "config.json")
-    model, data, overrides = spec.model, spec.data, spec.overrides
-    data_options, seed, batch_size = spec.data_options, spec.seed, spec.batch_size
-    epochs = epochs or spec.epochs
-    callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
+    write_json(config_path, record)
+
+    network, callback_list, train_seconds = _fit_network(
+        prepared,
+        spec,
+        run_dir,
+        callbacks,
+        distribution=distribution,
+        multiworker=strategy == "multiworker",
+        verbose=verbose,
+    )
+    metrics = _evaluate_run(
+        network, prepared, spec, run_dir, callbacks, callback_list, train_seconds
+    )
+    history = _read_history(run_dir)
+    write_test_predictions(network, prepared.bundle, spec.batch_size, run_dir)
+    exported = export_model(network, prepared.preprocessing)
+    save_model(exported, os.path.join(run_dir, "model.keras"))
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    plot_history(history, run_dir, title=spec.model)
+    write_json(
+        config_path, {**record, "status": "complete", "epochs_run": len(history)}
+    )
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    shutil.rmtree(os.path.join(run_dir, "feature_cache"), ignore_errors=True)
+    if not writer:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return TrainResult(
+        run_dir=run_dir,
+        model=exported,
+        metrics=metrics,
+        history=history,
+        config=prepared.config,
+    )
+
+
+def _checked_request(spec, run_dir, *, writer):
+    """Every argument checked before data is read; the run's `CallbackOptions`."""
     check_run_dir(run_dir)
     if writer:
         clean_temporaries(run_dir)
-    _positive("epochs", epochs)
-    _positive("batch_size", batch_size)
-    callbacks = callbacks or CallbackOptions()
+    _positive("epochs", spec.epochs)
+    _positive("batch_size", spec.batch_size)
+    callbacks = (
+        CallbackOptions(**spec.callbacks) if spec.callbacks else CallbackOptions()
+    )
     check_request(
-        model,
-        overrides=overrides,
-        seed=seed,
-        data_options=data_options,
+        spec.model,
+        overrides=spec.overrides,
+        seed=spec.seed,
+        data_options=spec.data_options,
         callbacks=callbacks,
-        epochs=epochs,
-        batch_size=batch_size,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
     )
+    return callbacks
 
-    keras.utils.set_random_seed(seed)
-    prepared = prepare(
-        model, data, overrides=overrides, data_options=data_options, seed=seed
-    )
-    family, config, bundle = prepared.family, prepared.config, prepared.bundle
-    print("\n".join(data_summary(bundle)), flush=True)
-    epochs = epochs or family.epochs
-    batch_size = batch_size or family.batch_size
+
+def _run_record(spec, prepared, callbacks):
+    """The spec with the family's defaults filled in, and the `config.json`
+    record of a run that has started."""
+    family, bundle = prepared.family, prepared.bundle
     spec = dataclasses.replace(
         spec,
-        data=data or family.default_data,
-        epochs=epochs,
-        batch_size=batch_size,
+        data=spec.data or family.default_data,
+        epochs=spec.epochs or family.epochs,
+        batch_size=spec.batch_size or family.batch_size,
         callbacks=dataclasses.asdict(callbacks),
     )
     record = {
@@ -390,7 +436,7 @@ def train(
         **spec.record(),
         "family": family.name,
         "data_kind": family.data_kind,
-        "config": config_to_dict(config),
+        "config": config_to_dict(prepared.config),
         "task": bundle.task,
         "num_classes": bundle.num_classes,
         "class_names": bundle.class_names,
@@ -398,11 +444,19 @@ def train(
         "data_info": bundle.info,
         "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
     }
-    write_json(config_path, record)
+    return spec, record
 
+
+def _fit_network(
+    prepared, spec, run_dir, callbacks, *, distribution, multiworker, verbose
+):
+    """Builds, compiles and fits the network. Returns `(network, callbacks,
+    train_seconds)`."""
+    family, config, bundle = prepared.family, prepared.config, prepared.bundle
+    epochs, batch_size = spec.epochs, spec.batch_size
     if distribution is None:
         keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(spec.seed)
     steps_per_epoch = max(
         1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
     )
@@ -421,25 +475,8 @@ def train(
         epochs=epochs,
     )
     started = time.perf_counter()
-    if strategy == "multiworker":
-        # Keras 3's fit() fails under MultiWorkerMirroredStrategy
-        # (keras-team/keras#20585): a custom loop, without callbacks.
-
-        losses = fit_multiworker(
-            network,
-            shard_by_data(bundle.batches("train", batch_size, seed=seed)),
-            epochs=epochs,
-            global_batch_size=batch_size,
-            strategy=distribution,
-        )
-        rows = [{"epoch": i, "loss": float(v)} for i, v in enumerate(losses)]
-        write_text(os.path.join(run_dir, "history.csv"), history_to_csv(rows))
-        # evaluate()/predict() fail under the strategy too: continue with a
-        # copy of the trained weights in a model outside it.
-        trained = network.get_weights()
-        network = build_for_bundle(family, config, bundle, prepared.preprocessing)
-        family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
-        network.set_weights(trained)
+    if multiworker:
+        network = _fit_multiworker(network, prepared, spec, run_dir, distribution)
     else:
         with disk_full_as_error(run_dir):
             fit_model(
@@ -450,43 +487,55 @@ def train(
                 epochs=epochs,
                 batch_size=batch_size,
                 callbacks=callback_list,
-                seed=seed,
+                seed=spec.seed,
                 verbose=verbose,
                 cache_dir=os.path.join(run_dir, "feature_cache"),
             )
-    train_seconds = time.perf_counter() - started
-    nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
+    return network, callback_list, time.perf_counter() - started
 
+
+def _fit_multiworker(network, prepared, spec, run_dir, distribution):
+    """Keras 3's fit() fails under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585): a custom loop, without callbacks. Returns a
+    model outside the strategy holding the trained weights (evaluate() and
+    predict() fail under it too)."""
+    family, config, bundle = prepared.family, prepared.config, prepared.bundle
+    losses = fit_multiworker(
+        network,
+        shard_by_data(bundle.batches("train", spec.batch_size, seed=spec.seed)),
+        epochs=spec.epochs,
+        global_batch_size=spec.batch_size,
+        strategy=distribution,
+    )
+    rows = [{"epoch": i, "loss": float(v)} for i, v in enumerate(losses)]
+    write_text(os.path.join(run_dir, "history.csv"), history_to_csv(rows))
+    trained = network.get_weights()
+    network = build_for_bundle(family, config, bundle, prepared.preprocessing)
+    family.compile(network, config, num_classes=bundle.num_classes, total_steps=1)
+    network.set_weights(trained)
+    return network
+
+
+def _evaluate_run(
+    network, prepared, spec, run_dir, callbacks, callback_list, train_seconds
+):
+    """Restores the best epoch when the family wants it, then the test metrics
+    (with the baseline beside them) and how the training went."""
     best = os.path.join(run_dir, "checkpoints", "best.weights.h5")
     restored_best = False
-    if callbacks.checkpoint and family.restore_best and os.path.exists(best):
+    if callbacks.checkpoint and prepared.family.restore_best and os.path.exists(best):
         try:
             network.load_weights(best)
             restored_best = True
         except (OSError, ValueError):
             restored_best = False
-
-    metrics = evaluate_model(network, prepared, batch_size, run_dir)
+    metrics = evaluate_model(network, prepared, spec.batch_size, run_dir)
     metrics["train_seconds"] = round(train_seconds, 3)
     metrics["restored_best_epoch"] = restored_best
+    nan_guard = [c for c in callback_list if getattr(c, "reason", None)]
     if nan_guard:
         metrics["stopped_early_reason"] = nan_guard[0].reason
-    history = _read_history(run_dir)
-    write_test_predictions(network, bundle, batch_size, run_dir)
-    exported = export_model(network, prepared.preprocessing)
-    save_model(exported, os.path.join(run_dir, "model.keras"))
-    write_json(os.path.join(run_dir, "metrics.json"), metrics)
-    plot_history(history, run_dir, title=model)
-    record["status"] = "complete"
-    record["epochs_run"] = len(history)
-    write_json(config_path, record)
-    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
-    shutil.rmtree(os.path.join(run_dir, "feature_cache"), ignore_errors=True)
-    if not writer:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    return TrainResult(
-        run_dir=run_dir, model=exported, metrics=metrics, history=history, config=config
-    )
+    return metrics
 
 
 def _worker_index():
