@@ -10,6 +10,7 @@ preprocessing its model carries (`zoo.preprocessing.Preprocessing`).
 import dataclasses
 import fnmatch
 import importlib
+import inspect
 import os
 import pkgutil
 from collections.abc import Callable
@@ -319,8 +320,6 @@ def load_data(source, *, kind, **options):
 
 
 def _call_loader(loader, options, source, path=None):
-    import inspect
-
     params = inspect.signature(loader).parameters
     if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))

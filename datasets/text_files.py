@@ -6,7 +6,10 @@ bundle can record it (`bundle.info["detected"]`). Files may be gzip, bz2 or xz
 compressed; text must be UTF-8.
 """
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import re
 
@@ -50,10 +53,6 @@ def open_text(path):
     extension = os.path.splitext(path)[1].lower()
     try:
         if extension in compression:
-            import bz2
-            import gzip
-            import lzma
-
             openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
             if extension == ".zip":
                 raise DataError(

@@ -6,7 +6,9 @@ A run folder holds `config.json`, `history.csv`, `metrics.json`,
 """
 
 import contextlib
+import csv
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -539,8 +541,6 @@ def _evaluate_run(
 
 
 def _worker_index():
-    import json
-
     try:
         return int(json.loads(os.environ.get("TF_CONFIG", "{}"))["task"]["index"])
     except (KeyError, TypeError, ValueError):
@@ -548,8 +548,6 @@ def _worker_index():
 
 
 def _read_history(run_dir):
-    import csv
-
     path = os.path.join(run_dir, "history.csv")
     if not os.path.exists(path):
         return []
