@@ -18,7 +18,7 @@ from zoo.datasets.table_columns import rows_to_inputs
 from zoo.datasets.table_files import read_table
 from zoo.errors import DataError, ZooError
 from zoo.registry import load_families
-from zoo.tabular import layer_name
+from zoo.tabular import layer_names
 from zoo.tuning.io import read_json
 
 # data kind -> function(inputs: list[str], record: dict) -> model inputs
@@ -323,8 +323,9 @@ def unseen_categories(model, inputs):
         if isinstance(layer, keras.layers.StringLookup):
             lookups[layer.name] = set(layer.get_vocabulary())
     found = []
+    names = layer_names(inputs)  # The reader gives every column the model takes.
     for column, values in inputs.items():
-        vocabulary = lookups.get(f"lookup_{layer_name(column)}")
+        vocabulary = lookups.get(f"lookup_{names[column]}")
         if vocabulary is None:
             continue
         texts = [

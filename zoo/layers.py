@@ -42,6 +42,23 @@ def layer_name(text):
     return f"_{name}" if name[0].isdigit() else name
 
 
+def layer_names(texts):
+    """`{text: layer_name(text)}`, made unique: `a/b`, `a b` and `a_b` all
+    sanitise to `a_b`, and Keras refuses a name twice in one model, so later
+    ones (in sorted order) get `_2`, `_3`... A name that is already unique
+    keeps its plain `layer_name`, so models saved before this still load."""
+    names, used = {}, set()
+    for text in sorted(texts, key=str):
+        base = name = layer_name(text)
+        count = 1
+        while name in used:
+            count += 1
+            name = f"{base}_{count}"
+        names[text] = name
+        used.add(name)
+    return names
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class Rescale(keras.layers.Layer):
     """`outputs * scale + offset`. New models use `keras.layers.Rescaling`;

@@ -7,8 +7,9 @@ directly: `FeatureSpace.adapt` makes one tf.data pass per column, which took
 7 s for 11 columns against milliseconds with NumPy.
 
 The exported model takes a dict of columns, each `(batch, 1)`, under the
-table's own column names; layer names are sanitised (`layer_name`) because
-Keras refuses characters such as `/` in names.
+table's own column names; layer names are sanitised (`layer_names`) because
+Keras refuses characters such as `/` in names, and made unique because
+columns such as `a/b` and `a b` sanitise alike.
 """
 
 import keras
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.errors import DataError
-from zoo.layers import FillMissing, layer_name
+from zoo.layers import FillMissing, layer_names
 from zoo.preprocessing import Preprocessing
 
 
@@ -111,10 +112,11 @@ def adapt_table(config, bundle):
 
 def raw_inputs(numeric, categorical):
     """`{column: keras.Input((1,))}` in sorted column order."""
+    names = layer_names([*numeric, *categorical])
     return {
         column: keras.Input(
             shape=(1,),
-            name=layer_name(column),
+            name=names[column],
             dtype="float32" if column in numeric else "string",
         )
         for column in sorted([*numeric, *categorical])
@@ -130,9 +132,10 @@ def feature_encoder(numeric, categorical, train):
         train: `{column: 1-D array}` of the training rows, for the statistics.
     """
     inputs = raw_inputs(numeric, categorical)
+    names = layer_names(inputs)
     encoded = []
     for column in sorted(inputs):
-        name = layer_name(column)
+        name = names[column]
         if column in numeric:
             values = np.asarray(train[column], "float64")
             finite = values[np.isfinite(values)]

@@ -202,6 +202,37 @@ def test_text_run_has_a_tfidf_baseline(tmp_path):
     assert metrics["baseline_accuracy"] == 1.0 == result.metrics["baseline_accuracy"]
 
 
+# `a/b`, `a b` and `a_b` sanitise to one Keras name; Keras refuses a name
+# twice in one model. The user's names stay in config.json and `zoo predict`.
+ODD_COLUMNS = ["a/b", "a b", "a_b", "température (°C)", "城市", "y"]
+
+
+def test_odd_column_names_train_and_keep_their_names(tmp_path, capsys):
+    from zoo.tuning.cli import main
+
+    rows = [",".join(ODD_COLUMNS)]
+    for i in range(60):
+        city = ["北京", "上海"][i % 2]
+        rows.append(f"{i * 0.1:.1f},{i % 7},{(i * 3) % 5},{i % 30},{city},{i % 2}")
+    table = tmp_path / "odd.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    argv = ["train", "mlp_tiny", "--data", str(table), "--target", "y"]
+    argv += ["--epochs", "1", "--run-dir", str(run_dir), "--verbose", "0"]
+    assert main([*argv, "--no-tensorboard"]) == 0, capsys.readouterr().err
+    info = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))[
+        "data_info"
+    ]
+    assert set(info["numeric_columns"]) == set(ODD_COLUMNS[:4])
+    assert info["categorical_columns"] == ["城市"]
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert set(model.input) == set(ODD_COLUMNS[:5])
+    row = "a/b=0.5,a b=1,a_b=2,température (°C)=20,城市=北京"
+    frame = predict(run_dir, [row])
+    assert frame["input"].tolist() == [row]
+    assert frame["class"].isin([0, 1, "0", "1"]).all()
+
+
 def test_mirrored_strategy_run(tmp_path):
     result = train(
         "mlp_tiny",

@@ -101,3 +101,14 @@ def test_mlp_learns_a_separable_problem():
     model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     accuracy = model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"]
     assert accuracy > 0.95
+
+
+def test_column_layer_names_are_unique_and_stable():
+    from zoo.layers import layer_names
+
+    names = layer_names(["a_b", "a/b", "a b", "age", "城市", "9lives"])
+    assert len(set(names.values())) == 6
+    # A name that sanitises uniquely keeps its plain form (old models load).
+    assert names["age"] == "age" and names["9lives"] == "_9lives"
+    assert sorted(names[c] for c in ("a_b", "a/b", "a b")) == ["a_b", "a_b_2", "a_b_3"]
+    assert layer_names(["a b", "a/b", "a_b"]) == layer_names(["a_b", "a b", "a/b"])
