@@ -63,3 +63,16 @@ def test_every_dataset_trains(family, kind, dataset, tmp_path):
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["status"] == "complete" and saved["data"] == dataset
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_wine_tunes_from_the_command_line(tmp_path, capsys):
+    """`zoo tune mlp --data wine`: the family name, wine's `/` column, a search."""
+    from zoo.tuning.cli import main
+
+    run_dir = tmp_path / "t"
+    argv = ["tune", "mlp", "--data", "wine", "--run-dir", str(run_dir)]
+    argv += ["--max-trials", "1", "--epochs", "1", "--verbose", "0"]
+    assert main([*argv, "--no-tensorboard"]) == 0, capsys.readouterr().err
+    saved = json.loads((run_dir / "tune.json").read_text())
+    assert saved["status"] == "complete" and saved["data"] == "wine"
+    assert (run_dir / "best" / "model.keras").is_file()
