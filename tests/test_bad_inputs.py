@@ -756,6 +756,23 @@ CLI_CASES += [
         "model 'mlp_tiny', not 'mlp_small'",
     ),
     cli_case(
+        "cli_tune_resume_other_data",
+        ["tune", "mlp_tiny", "--data", "wine", "--run-dir", "{tmp}/searching"]
+        + ["--resume"],
+        "data 'iris', not 'wine'.*new --run-dir",
+    ),
+    cli_case(
+        "cli_train_resume_in_a_search_folder",
+        ["train", "mlp_tiny", "--data", "iris", "--run-dir", "{tmp}/searching"]
+        + ["--resume"],
+        "holds a `zoo tune` run.*new --run-dir",
+    ),
+    cli_case(
+        "cli_tune_resume_in_a_train_folder",
+        ["tune", "mlp_tiny", "--data", "iris", *RESUME],
+        "holds a `zoo train` run.*new --run-dir",
+    ),
+    cli_case(
         "cli_tune_resume_complete",
         ["tune", "mlp_tiny", "--run-dir", "{tmp}/searched", "--resume"],
         "already complete",
@@ -777,7 +794,11 @@ CLI_CASES += [
         [*TRAIN, "--data-option", "validation_split=half"],
         "validation_split must be a number",
     ),
-    cli_case("cli_monitor_bogus", [*TRAIN, "--monitor", "val_bogus"], "val_bogus"),
+    cli_case(
+        "cli_monitor_bogus",
+        [*TRAIN, "--monitor", "val_bogus"],
+        "--monitor 'val_bogus' is not a metric.*Did you mean 'val_",
+    ),
     cli_case("cli_monitor_val_acc", [*TRAIN, "--monitor", "val_acc"], "val_accuracy"),
     # wine's columns cannot be Keras names: the arguments are checked first.
     cli_case("cli_tune_annealing", [*TUNE_WINE, "--tuner", "annealing"], "annealing"),
@@ -793,7 +814,7 @@ CLI_CASES += [
     cli_case(
         "cli_tune_objective_unknown",
         [*TUNE_WINE, "--objective", "val_happiness"],
-        "val_happiness",
+        "--objective 'val_happiness' is not a metric.*Did you mean 'val_",
     ),
 ]
 
@@ -925,6 +946,8 @@ def _run_cli(argv, capsys):
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_bad_input(case, tmp_path, capsys, monkeypatch):
+    import keras
+
     import zoo.tuning.train
 
     # Nothing in this table may start training: fitting is a test failure.
@@ -932,6 +955,8 @@ def test_bad_input(case, tmp_path, capsys, monkeypatch):
         raise AssertionError("a malformed input reached training")
 
     monkeypatch.setattr(zoo.tuning.train, "fit_model", no_training)
+    # Search trials fit through KerasTuner, not `fit_model`.
+    monkeypatch.setattr(keras.Model, "fit", no_training)
     (tmp_path / "f").write_text("a file, not a folder")
     (tmp_path / "table.csv").write_text(_rows())
     _complete_run(tmp_path)

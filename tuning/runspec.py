@@ -125,6 +125,17 @@ def read_record(run_dir, kind):
     return read_json(record_path(run_dir, kind))
 
 
+def check_kind(run_dir, kind):
+    """Raises `ZooError` when `run_dir` holds a run of another kind: a search
+    resumed (or trained) in a train run's folder would mix two runs' files."""
+    for other, name in RECORD_FILES.items():
+        if other != kind and os.path.isfile(record_path(run_dir, other)):
+            raise ZooError(
+                f"{run_dir} holds a `zoo {other}` run ({name}), not a {kind} run; "
+                f"choose a new --run-dir (or continue it with `zoo {other} --resume`)."
+            )
+
+
 def read_spec(run_dir, kind):
     """The `RunSpec` saved in `run_dir`, or None when it holds no such run."""
     record = read_record(run_dir, kind)

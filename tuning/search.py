@@ -56,7 +56,7 @@ from zoo.tuning.io import (
 )
 from zoo.tuning.report import write_report
 from zoo.tuning.results import results_frame
-from zoo.tuning.runspec import RunSpec, read_record
+from zoo.tuning.runspec import RunSpec, check_kind, read_record
 from zoo.tuning.train import check_run_dir, evaluate_model, export_model
 from zoo.tuning.tuners import (
     WorkerRecycled,
@@ -164,6 +164,7 @@ def tune(
     if role == "worker":
         # The chief writes tune.json before it listens: read it after.
         distributed.wait_for_chief(chief_timeout)
+    check_kind(run_dir, "tune")
     requested = RunSpec(
         kind="tune",
         model=model,

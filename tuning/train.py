@@ -41,7 +41,7 @@ from zoo.tuning.io import (
     write_json,
     write_text,
 )
-from zoo.tuning.runspec import RunSpec, read_record
+from zoo.tuning.runspec import RunSpec, check_kind, read_record
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 
@@ -91,8 +91,9 @@ def resumed_spec(spec, run_dir, resume):
 
     Raises `ZooError` before any TensorFlow work when the folder already holds
     a run and `resume` is off, when that run is complete, or when it trained
-    another model or data.
+    another model or data, or when the folder holds a search or comparison.
     """
+    check_kind(run_dir, "train")
     saved = read_record(run_dir, "train")
     if saved is None:
         return spec
