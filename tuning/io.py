@@ -14,11 +14,12 @@ from zoo.errors import ZooError
 class DiskFullError(ZooError):
     """A write failed for want of space; the run resumes once space is freed."""
 
-    def __init__(self, path):
+    def __init__(self, path, resume=True):
         self.path = path
+        then = " with --resume to continue from the last saved epoch" if resume else ""
         super().__init__(
             f"No space left to write {path}; free some space there and rerun the "
-            "same command with --resume to continue from the last saved epoch."
+            f"same command{then}."
         )
 
 

@@ -48,6 +48,7 @@ from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
 from zoo.tuning.checks import check_request
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.io import (
+    DiskFullError,
     clean_temporaries,
     disk_full_as_error,
     save_model,
@@ -335,7 +336,14 @@ def _prepare_search(run_dir, spec, *, role):
         "task": base_bundle.task,
     }
     if role != "worker":
-        write_json(os.path.join(run_dir, "tune.json"), settings)
+        first = read_record(run_dir, "tune") is None
+        try:
+            write_json(os.path.join(run_dir, "tune.json"), settings)
+        except DiskFullError as error:
+            if not first:
+                raise
+            # Nothing of a new search is on disk yet: --resume would be refused.
+            raise DiskFullError(error.path, resume=False) from None
     return hypermodel, spec, settings
 
 

@@ -97,6 +97,84 @@ def test_disk_full_while_training_is_one_line_and_resumes(
     assert os.path.exists(os.path.join(run, "model.keras"))
 
 
+def _full_for(stem):
+    """An `_fsync` stand-in: the disk is full for temporaries of `stem`
+    (`atomic_path` names them `.<stem>.<hex>.tmp<ext>` beside the target)."""
+    import zoo.tuning.io
+
+    fsync = zoo.tuning.io._fsync
+
+    def fsync_or_full(temporary):
+        if os.path.basename(temporary).startswith(f".{stem}."):
+            _disk_full()
+        fsync(temporary)
+
+    return fsync_or_full
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stem", "named"),
+    [
+        ("best", "checkpoints/best.weights.h5"),  # the checkpoint
+        ("epoch-00001", "backup/epoch-00001.weights.h5"),  # the backup
+        ("history", "history.csv"),  # results
+        ("metrics", "metrics.json"),
+        ("loss", "plots/loss.png"),  # the report's pictures
+    ],
+)
+def test_disk_full_at_each_train_write_is_one_line(
+    stem, named, tmp_path, monkeypatch, capsys
+):
+    import zoo.tuning.io
+    from zoo.tuning.cli import main
+
+    run = str(tmp_path / "run")
+    argv = ["train", "mlp_tiny", "--data", "iris", "--epochs", "2", "--run-dir", run]
+    argv += ["--verbose", "0", "--no-tensorboard", "--monitor", "loss"]
+    with monkeypatch.context() as patch:
+        patch.setattr(zoo.tuning.io, "_fsync", _full_for(stem))
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left to write" in err, err
+    assert os.path.join(run, named) in err and "--resume" in err, err
+    assert clean_temporaries(run) == []  # the failed write left nothing
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert os.path.exists(os.path.join(run, "model.keras"))
+    assert os.path.exists(os.path.join(run, named)) or named.startswith("backup")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stem", "again"),
+    [
+        ("results", ["--resume"]),  # results.csv, after the trial
+        # The first tune.json: no search on disk yet, and --resume would be
+        # refused ("holds no search to resume"): the line says to rerun.
+        ("tune", []),
+    ],
+)
+def test_disk_full_at_a_search_write_is_one_line(
+    stem, again, tmp_path, monkeypatch, capsys
+):
+    import zoo.tuning.io
+    from zoo.tuning.cli import main
+
+    run = str(tmp_path / "t")
+    argv = ["tune", "mlp_tiny", "--data", "iris", "--run-dir", run, "--epochs", "1"]
+    argv += ["--max-trials", "1", "--verbose", "0", "--no-tensorboard"]
+    with monkeypatch.context() as patch:
+        patch.setattr(zoo.tuning.io, "_fsync", _full_for(stem))
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left to write" in err, err
+    assert os.path.join(run, f"{stem}.") in err, err
+    assert ("--resume" in err) == bool(again), err
+    assert main([*argv, *again]) == 0, capsys.readouterr().err
+    assert os.path.exists(os.path.join(run, "results.csv"))
+    assert os.path.exists(os.path.join(run, "best", "model.keras"))
+
+
 @pytest.mark.slow
 def test_disk_full_stops_a_search_in_one_line(tmp_path, monkeypatch):
     from zoo.tuning.search import tune
