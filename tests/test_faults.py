@@ -417,3 +417,158 @@ def test_corrupt_config_json_is_zoo_error(tmp_path):
     (run_dir / "config.json").write_bytes(b"\x00\xff{not json")
     with pytest.raises(ZooError, match="config.json"):
         zoo.tuning.train.train("mlp_tiny", "iris", run_dir=run_dir, resume=True)
+
+
+# SIGKILL at seeded random moments: train, tune and index each die a few
+# times wherever the delay lands (mid-batch, mid-write, between trials or
+# chunks), resume, and must end whole.
+
+KILL_SEED = 2121
+
+
+def _zoo(argv):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [sys.executable, "-m", "zoo", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _written_since(folder, since):
+    """Whether this process has written anything under `folder` yet: the
+    delay counts from there, not from a start-up that load makes slow."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                if os.stat(os.path.join(root, name)).st_mtime >= since:
+                    return True
+            except FileNotFoundError:  # renamed away meanwhile
+                pass
+    return False
+
+
+def _kill_at_random_then_finish(spawn, folder, kills, delays, rng, timeout=300):
+    """Runs `spawn(resume)` `kills` times, each SIGKILLed `rng.uniform(*delays)`
+    seconds after its first write, then once more to the end.
+
+    Returns:
+        How many kills landed (a run may finish before its delay is up).
+    """
+    landed = 0
+    for number in range(kills):
+        since = time.time() - 1  # mtimes may be coarse
+        process = spawn(number > 0)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and not _written_since(folder, since):
+            assert time.monotonic() < deadline, "the command wrote nothing"
+            time.sleep(0.02)
+        time.sleep(rng.uniform(*delays))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            landed += 1
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 0:
+            break
+        assert process.returncode == -signal.SIGKILL, err[-2000:]
+    process = spawn(True)
+    _, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    assert not [
+        name for _, _, files in os.walk(folder) for name in files if ".tmp" in name
+    ], "a killed write's temporary outlived the resume"
+    return landed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_train_killed_at_random_moments_resumes_whole(tmp_path):
+    run_dir = tmp_path / "run"
+    rng = random.Random(KILL_SEED)
+
+    def spawn(resume):
+        return _zoo(_train_argv(run_dir, resume))
+
+    landed = _kill_at_random_then_finish(spawn, run_dir, 3, (0.0, 1.5), rng)
+    assert landed >= 1, landed
+    _check_complete(str(run_dir))  # each epoch once, a safe-loading model
+
+
+TUNE_TRIALS, TUNE_EPOCHS = 3, 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_tune_killed_at_random_moments_resumes_whole(tmp_path):
+    import keras
+    import pandas as pd
+
+    from zoo.datasets.base import load_datasets
+
+    run_dir = tmp_path / "run"
+    rng = random.Random(KILL_SEED + 1)
+    argv = ["tune", "mlp_tiny", "--data", "iris", "--run-dir", str(run_dir)]
+    argv += ["--tuner", "random", "--max-trials", str(TUNE_TRIALS)]
+    argv += ["--epochs", str(TUNE_EPOCHS), "--early-stopping", "0"]
+    argv += ["--no-tensorboard", "--verbose", "0", "--replace-space", "--space"]
+    argv += [
+        json.dumps({"dropout_rate": [0.0, 0.1, 0.2], "activation": ["relu", "tanh"]})
+    ]
+
+    def spawn(resume):
+        return _zoo([*argv, "--resume"] if resume else argv)
+
+    landed = _kill_at_random_then_finish(spawn, run_dir, 2, (0.0, 4.0), rng)
+    assert landed >= 1, landed
+    results = pd.read_csv(run_dir / "results.csv", dtype={"trial_id": str})
+    assert len(results) == TUNE_TRIALS and (results["status"] == "COMPLETED").all()
+    assert results["trial_id"].is_unique
+    for trial_id in results["trial_id"]:
+        history = _history(str(run_dir / "search" / f"trial_{trial_id}"))
+        # Each epoch once: a resumed trial continued, a finished one stayed.
+        assert [int(row["epoch"]) for row in history] == list(range(TUNE_EPOCHS))
+    assert json.loads((run_dir / "tune.json").read_text())["status"] == "complete"
+    load_datasets()
+    best = keras.saving.load_model(run_dir / "best" / "model.keras", safe_mode=True)
+    assert isinstance(best, keras.Model)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_index_killed_at_random_moments_resumes_whole(tmp_path):
+    import numpy as np
+
+    from zoo.minilm import SentenceEncoder
+    from zoo.tuning.indexing import SemanticIndex
+
+    words = ["cat", "dog", "river", "bank", "stock", "film", "apple", "garden"]
+    rng = random.Random(KILL_SEED + 2)
+    texts = [
+        f"document {i}: " + " ".join(rng.choice(words) for _ in range(6))
+        for i in range(64)
+    ]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(texts) + "\n")
+    out = tmp_path / "index"
+    argv = ["index", str(corpus), "--out", str(out), "--encoder", "random"]
+    argv += ["--chunk-size", "4"]
+
+    def spawn(resume):
+        return _zoo([*argv, "--resume"] if resume else argv)
+
+    landed = _kill_at_random_then_finish(spawn, out, 3, (0.0, 1.0), rng)
+    assert landed >= 1, landed
+    index = SemanticIndex(str(out))  # complete, and its files agree on the count
+    assert index.manifest["complete"] and index.index.ntotal == len(texts)
+    # Every document once, in order, with its own vector.
+    assert index.documents["text"].tolist() == texts
+    vectors = np.load(out / "vectors.npy")
+    expected = SentenceEncoder("random").encode(texts)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    top = index.search(texts[::8], k=1)
+    assert top["doc_id"].tolist() == list(range(0, len(texts), 8))
+    assert not (out / "chunks").exists()

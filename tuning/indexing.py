@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -42,16 +43,20 @@ from zoo.semantic_index import (
     import_faiss,
     search_vectors,
 )
+from zoo.tuning.io import atomic_path, clean_temporaries
 
 MANIFEST_VERSION = 1
 RESULT_COLUMNS = ("query", "rank", "score", "doc_id")
 
 
 def _atomic(path: str, write) -> None:
-    """`write(temporary_path)`, then rename: readers never see half a file."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    write(temporary)
-    os.replace(temporary, path)
+    """`write(temporary_path)`, then rename: readers never see half a file.
+
+    `atomic_path` names the temporary so that `clean_temporaries` finds what
+    a kill left behind when the build resumes.
+    """
+    with atomic_path(path) as temporary:
+        write(temporary)
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:
@@ -222,8 +227,12 @@ def build_index_folder(
         documents = read_corpus(corpus, text_column=text_column)
     if isinstance(encoder, str):
         encoder = SentenceEncoder(encoder)
+    if resume and os.path.isdir(out_dir):
+        clean_temporaries(out_dir)
     manifest = _start(out_dir, documents, encoder.identity, options, resume)
     if manifest["complete"]:
+        # A kill between the last manifest write and the clean-up.
+        shutil.rmtree(os.path.join(out_dir, "chunks"), ignore_errors=True)
         return manifest
     texts = documents["text"].tolist()
     paths = _encode_chunks(out_dir, texts, encoder, options, verbose)
@@ -231,8 +240,7 @@ def build_index_folder(
     _write_vectors_and_index(out_dir, vectors, build_index(vectors, **_kind(options)))
     manifest["complete"] = True
     _save_json(os.path.join(out_dir, "manifest.json"), manifest)
-    for path in paths:
-        os.remove(path)
+    shutil.rmtree(os.path.join(out_dir, "chunks"), ignore_errors=True)
     return manifest
 
 

@@ -236,3 +236,21 @@ def test_recycled_worker_processes_share_out_the_trials(tmp_path):
     assert len(set(ordered)) == 3
     assert ordered[0] == ordered[1] and ordered[2] == ordered[3] != ordered[0]
     assert (run_dir / "best" / "model.keras").exists()
+
+
+def test_the_help_says_the_oracle_is_unauthenticated(capsys):
+    """Exposing the chief's port lets anyone steer the search: the flags say so,
+    as docs/design.md (Safety) does."""
+    import re
+
+    from zoo.tuning.cli import main
+
+    try:
+        main(["tune", "--help"])
+    except SystemExit:  # argparse, when main does not catch it
+        pass
+    text = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"--distributed .*no authentication.*trusted network", text)
+    with open(os.path.join(os.path.dirname(__file__), "../../docs/design.md")) as f:
+        safety = f.read().split("## Safety", 1)[1].split("\n## ", 1)[0]
+    assert "no authentication" in safety and "127.0.0.1" in safety

@@ -74,12 +74,16 @@ def add_parsers(verbs):
         "--distributed",
         choices=("chief", "worker", "local"),
         help="chief: run the oracle; worker: run trials for a chief; "
-        "local: a chief and --workers workers on this machine.",
+        "local: a chief and --workers workers on this machine. The oracle has no "
+        "authentication: anyone who reaches its port can read and steer the "
+        "search, so give --oracle-address other than 127.0.0.1 only on a "
+        "trusted network.",
     )
     tune.add_argument(
         "--oracle-address",
         metavar="HOST:PORT",
-        help="The chief's address (default 127.0.0.1:8000; local: a free port).",
+        help="The chief's address (default 127.0.0.1:8000; local: a free port). "
+        "Unauthenticated: expose it only on a trusted network.",
     )
     tune.add_argument("--tuner-id", help="This worker's unique id (default: host-pid).")
     tune.add_argument(
