@@ -57,6 +57,9 @@ def test_killed_build_resumes_and_matches_a_fresh_one(tmp_path, encoder, monkeyp
         )
     chunks = sorted(p.name for p in (tmp_path / "a" / "chunks").iterdir())
     assert chunks == ["000000.npy"]  # the whole first chunk, nothing half-written
+    # What a SIGKILL inside a chunk's write leaves (atomic_path's temporary).
+    stray = tmp_path / "a" / "chunks" / ".000001.0a1b2c3d.tmp.npy"
+    stray.write_bytes(b"half a chunk")
     with pytest.raises(ZooError, match="--resume"):
         build_index_folder(
             _corpus(), tmp_path / "a", encoder=encoder, options=options, verbose=0
@@ -85,7 +88,14 @@ def test_killed_build_resumes_and_matches_a_fresh_one(tmp_path, encoder, monkeyp
     np.testing.assert_array_equal(
         np.load(tmp_path / "a" / "vectors.npy"), np.load(tmp_path / "b" / "vectors.npy")
     )
-    assert not (tmp_path / "a" / "chunks").exists()
+    assert not (tmp_path / "a" / "chunks").exists() and not stray.exists()
+    # Killed after the manifest said complete, before the chunks were removed.
+    (tmp_path / "b" / "chunks").mkdir()
+    (tmp_path / "b" / "chunks" / "000000.npy").write_bytes(b"left over")
+    assert build_index_folder(
+        _corpus(), tmp_path / "b", encoder=encoder, options=options, resume=True
+    )["complete"]
+    assert not (tmp_path / "b" / "chunks").exists()
 
 
 def test_resume_refuses_another_corpus(tmp_path, encoder):
