@@ -57,8 +57,10 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
     also feed the best-epoch checkpoint, per-trial history files and a heap
     frozen through the search; everything else is KerasTuner's."""
 
-    #: Where the one-line-per-trial progress goes (None: silent).
-    progress_stream = sys.stdout
+    #: Where the one-line-per-trial progress goes (None: silent). The default
+    #: is whatever `sys.stdout` is when a line is printed: the stream at import
+    #: time may since have been replaced and closed (pytest's capture).
+    progress_stream = "stdout"
     #: Trials this process runs before `WorkerRecycled` (None: no limit).
     trials_per_worker = None
 
@@ -114,7 +116,9 @@ class _ZooTunerMixin(CheckpointFromBackupMixin):
         if self.progress_stream is not None:
             # KerasTuner's own display is all-or-nothing with Keras' epoch
             # lines (one `verbose`); this line is the search's heartbeat.
-            print(self._progress_line(trial), file=self.progress_stream, flush=True)
+            stream = self.progress_stream
+            stream = sys.stdout if stream == "stdout" else stream
+            print(self._progress_line(trial), file=stream, flush=True)
 
     def _progress_line(self, trial):
         """`trial 2 (3/10) [worker1]  lr=0.003 units=64  val_auc=0.9561  best=...`."""
