@@ -478,6 +478,7 @@ def _kill_at_random_then_finish(spawn, folder, kills, delays, rng, timeout=300):
     process = spawn(True)
     _, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err[-3000:]
+    print(f"{landed} of {kills} kills landed")  # shown by pytest -rP
     assert not [
         name for _, _, files in os.walk(folder) for name in files if ".tmp" in name
     ], "a killed write's temporary outlived the resume"
