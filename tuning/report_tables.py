@@ -41,10 +41,15 @@ def baseline_table(metrics):
         (metric, value, [found[n].get(metric) for n in names])
         for metric, value in own.items()
     ]
+    # The runner's baseline is headed by what it is ("logistic regression").
+    label = metrics.get("baseline_name")
+    if label and "baseline" in found:
+        used.add("baseline_name")
     other = [
         (k, v) for k, v in metrics.items() if k not in used and k != "best_trial_id"
     ]
-    return {"baselines": names, "rows": rows, "other": other}
+    headers = [label if n == "baseline" and label else n for n in names]
+    return {"baselines": headers, "rows": rows, "other": other}
 
 
 def _baseline_of(key, own):

@@ -133,9 +133,15 @@ def test_baselines_sit_beside_the_matching_test_metric():
             "baseline_mean_box_mean_iou": 0.2,
             "train_seconds": 1.5,
             "best_trial_id": "3",
+            "baseline_name": "logistic regression",
         }
     )
-    assert table["baselines"] == ["baseline", "bigram", "mean_box", "persistence"]
+    assert table["baselines"] == [
+        "logistic regression",
+        "bigram",
+        "mean_box",
+        "persistence",
+    ]
     rows = {metric: (value, baselines) for metric, value, baselines in table["rows"]}
     assert rows["accuracy"] == (0.9, [0.34, None, None, None])
     assert rows["rmse_original"] == (2.0, [None, None, None, 3.0])
