@@ -101,6 +101,20 @@ def check_metric(flag, name, known):
     )
 
 
+def check_spec(spec):
+    """`check_request` for a train or tune `RunSpec`."""
+    return check_request(
+        spec.model,
+        overrides=spec.overrides,
+        seed=spec.seed,
+        data_options=spec.data_options,
+        callbacks=spec.callbacks,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        search=spec.search or None,
+    )
+
+
 def check_request(
     model,
     *,

@@ -45,7 +45,7 @@ from zoo.errors import ZooError
 from zoo.tuning import distributed
 from zoo.tuning.artifacts import data_summary, write_test_predictions
 from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
-from zoo.tuning.checks import check_request
+from zoo.tuning.checks import check_spec
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.io import (
     DiskFullError,
@@ -186,16 +186,7 @@ def tune(
         },
     )
     spec = _spec_to_run(run_dir, requested, role=role, resume=resume)
-    callbacks = CallbackOptions(**spec.callbacks) if spec.callbacks else None
-    check_request(
-        spec.model,
-        overrides=spec.overrides,
-        seed=spec.seed,
-        data_options=spec.data_options,
-        callbacks=callbacks,
-        epochs=spec.epochs,
-        search=spec.search,
-    )
+    check_spec(spec)
     check_run_dir(run_dir)
     if role != "worker":
         clean_temporaries(run_dir)

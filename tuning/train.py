@@ -32,7 +32,7 @@ from zoo.tuning.artifacts import (
     write_test_predictions,
 )
 from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
-from zoo.tuning.checks import check_request
+from zoo.tuning.checks import check_spec
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
 from zoo.tuning.io import (
     clean_temporaries,
@@ -411,15 +411,7 @@ def _checked_request(spec, run_dir, *, writer):
     callbacks = (
         CallbackOptions(**spec.callbacks) if spec.callbacks else CallbackOptions()
     )
-    check_request(
-        spec.model,
-        overrides=spec.overrides,
-        seed=spec.seed,
-        data_options=spec.data_options,
-        callbacks=callbacks,
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-    )
+    check_spec(spec)
     return callbacks
 
 
