@@ -388,6 +388,8 @@ def _interrupted_run(tmp_path):
     return run_dir
 
 
+# Slow (6 s); CI runs this file's slow tests after the default run.
+@pytest.mark.slow
 def test_garbage_in_backup_and_torn_commit_record(tmp_path):
     """Stray files in backup/ are ignored; a corrupt state.json is one ZooError."""
     import zoo.tuning.train

@@ -45,6 +45,9 @@ def tiny_config(**overrides):
     )
 
 
+# Slow (9 s): the registry-wide test already builds, fits, saves and reloads
+# bert_tiny in the default run; this adds the shared checks and the export.
+@pytest.mark.slow
 def test_bert_tiny_shared_model_test_and_export(tmp_path):
     x = tf.constant(TEXTS)
     y = np.array(LABELS, "int32")
