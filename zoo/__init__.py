@@ -20,6 +20,11 @@ from zoo.registry import create_model, list_models, register_model
 # Keras warns when a dict of inputs is passed to a functional model whose
 # inputs were declared in another order; the zoo's tabular models sort both.
 warnings.filterwarnings("ignore", message=r"The structure of `inputs` doesn't match")
+# The tabular models take their columns under the table's own names, while
+# their Input layers carry the Keras-safe names (`a/b` -> `a_b`): by design.
+warnings.filterwarnings(
+    "ignore", message=r"When providing `inputs` as a dict, all keys in the dict"
+)
 
 __version__ = "0.1.0"
 
