@@ -37,16 +37,22 @@ _STAMPS = []
 
 
 def _fit_clock():
+    """Stamps `(kind, perf_counter, value)`: each fit's begin and end, and
+    each epoch's end with its `val_accuracy` (None when not logged)."""
     import keras
 
     class FitClock(keras.callbacks.Callback):
         stamps = _STAMPS
 
         def on_train_begin(self, logs=None):
-            self.stamps.append(("begin", time.perf_counter()))
+            self.stamps.append(("begin", time.perf_counter(), None))
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get("val_accuracy")
+            self.stamps.append(("epoch", time.perf_counter(), value))
 
         def on_train_end(self, logs=None):
-            self.stamps.append(("end", time.perf_counter()))
+            self.stamps.append(("end", time.perf_counter(), None))
 
     return FitClock()
 
@@ -85,8 +91,8 @@ def measure(model="mlp_small", data="breast_cancer", *, trials=4, epochs=20):
             verbose=0,
         )
         finished = time.perf_counter()
-    begins = [t for kind, t in stamps if kind == "begin"]
-    ends = [t for kind, t in stamps if kind == "end"]
+    begins = [t for kind, t, _ in stamps if kind == "begin"]
+    ends = [t for kind, t, _ in stamps if kind == "end"]
     if not begins or len(begins) != len(ends):
         raise RuntimeError(
             "The fit clock saw no complete trial; tune() no longer takes its "
