@@ -522,13 +522,22 @@ def _notes(rows, *, trials, epochs, total):
         + ". 's to threshold' is the end of the first trial after which the best-so-far "
         "model's validation accuracy (its best epoch) is at or above it; '-' when never.",
     ]
+    autokeras = next((r for r in rows if r.get("autokeras")), None)
+    if autokeras:
+        notes.append(
+            f"AutoKeras {autokeras['autokeras']} ran with Keras {autokeras['keras']} in its own "
+            "environment (bench/autokeras_env.sh; it refuses Keras >= 3.13), as a subprocess: "
+            "its wall time starts at the model's construction (TensorFlow's import and the "
+            "process start are left out) and includes its refit of the best model and predict."
+        )
     for row in rows:
         if "error" in row:
             notes.append(f"{row['data']}, {row['tool']}: failed, {row['error']}.")
     return notes
 
 
-def main(argv=None):
+def make_parser():
+    """`bench.common`'s options and the comparison's own."""
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -542,8 +551,11 @@ def main(argv=None):
         "--no-autokeras", action="store_true", help="Only the zoo and KerasTuner."
     )
     parser.add_argument("--autokeras-python", default=AUTOKERAS_PYTHON)
-    args = parser.parse_args(argv)
-    run(args)
+    return parser
+
+
+def main(argv=None):
+    run(make_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -27,12 +27,15 @@ def _epoch_log():
     import keras
 
     class EpochLog(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            EVENTS.append(("begin", time.perf_counter(), None))
+
         def on_epoch_end(self, epoch, logs=None):
             value = (logs or {}).get("val_accuracy")
             EVENTS.append(("epoch", time.perf_counter(), value))
 
         def on_train_end(self, logs=None):
-            EVENTS.append(("trial_end", time.perf_counter(), None))
+            EVENTS.append(("end", time.perf_counter(), None))
 
     return EpochLog()
 

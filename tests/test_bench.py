@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from bench import common, pipelines
 
 
@@ -92,3 +94,62 @@ def test_semantic_search_table_formats_each_column_its_own_way():
     }
     assert _cells(row) == ["0.253", "0.537", "8.8", "287.8"]
     assert _cells({"encoder": "chance", "recall_at_10": 0.01}) == ["", "0.010", "", ""]
+
+
+def test_peers_timeline_finds_the_first_trial_end_past_the_threshold():
+    from bench.peers import timeline
+
+    events = [
+        ("begin", 1.0, None),
+        ("epoch", 2.0, 0.60),
+        ("end", 2.5, None),
+        ("begin", 3.0, None),
+        ("epoch", 4.0, 0.70),
+        ("epoch", 5.0, 0.82),
+        ("end", 5.5, None),
+        # A refit of the best model after the search (AutoKeras) is no trial.
+        ("begin", 6.0, None),
+        ("epoch", 7.0, 0.99),
+        ("end", 7.5, None),
+    ]
+    times = timeline(events, wall_s=8.0, trials=2, threshold=0.8)
+
+    assert times["time_to_threshold_s"] == 5.5
+    assert times["best_val_accuracy"] == 0.82
+    assert times["fit_s"] == 1.5 + 2.5
+    assert times["setup_s"] == 1.0
+    assert times["between_trials_s"] == 0.5
+    assert times["wrap_up_s"] == 2.5
+    assert (
+        timeline(events, wall_s=8.0, trials=2, threshold=0.9)["time_to_threshold_s"]
+        is None
+    )
+
+
+def test_peers_quick_run_hands_the_zoo_split_to_keras_tuner(tmp_path):
+    from bench import peers
+
+    case = peers.CASES[0]
+    splits, facts = peers.load_splits(case)
+    arrays = peers.tabular_arrays(splits, facts["numeric_columns"])
+    for split, (x, y) in arrays.items():
+        assert len(x) == len(y) == facts["sizes"][split]
+        assert not np.isnan(x).any()
+    assert arrays["train"][0].shape[1] == arrays["test"][0].shape[1]
+
+    quick = ["--quick", "--no-autokeras", "--datasets", "titanic"]
+    rows = peers.run(
+        peers.make_parser().parse_args(quick + ["--results-dir", str(tmp_path)])
+    )
+
+    assert [row["tool"].split()[0] for row in rows] == ["zoo", "KerasTuner"]
+    for row in rows:
+        assert "error" not in row, row.get("error")
+        assert row["trials"] == 1
+        assert 0.0 <= row["test_accuracy"] <= 1.0
+        assert 0.0 < row["fit_s"] <= row["wall_s"]
+        assert row["sizes"] == facts["sizes"]
+    assert rows[0]["baseline_accuracy"] == rows[1]["baseline_accuracy"] > 0.5
+    record = json.loads((tmp_path / "peers.json").read_text())
+    assert record["trials"] == record["epochs"] == 1
+    assert "| titanic | KerasTuner script" in (tmp_path / "peers.md").read_text()
