@@ -23,6 +23,7 @@ Example:
 >>> write_report("runs/iris")             # runs/iris/report.html
 """
 
+import base64
 import datetime
 import glob
 import os
@@ -291,6 +292,20 @@ def _test_section(kind, folder, label, notes):
     }
 
 
+def _pictures(folder):
+    """The pictures the runner wrote beside the model (`boxes.png`, a JointVAE's
+    `traversals.png`...), as `(name, data URI)`, inlined so the page stays one
+    file; the history plots under `plots/` are the report's own charts."""
+    pictures = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.lower().endswith(".png") and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                data = base64.b64encode(handle.read()).decode("ascii")
+            pictures.append((name, f"data:image/png;base64,{data}"))
+    return pictures
+
+
 def _collect(run_dir):
     """Everything the template shows, with the figures still as plotly objects."""
     kind = run_kind(run_dir)
@@ -324,6 +339,7 @@ def _collect(run_dir):
         "board": leaderboard_table(board, objective or "score", 0 if ranked else None),
         "notes": notes,
         "sections": [section for section in sections if section],
+        "pictures": _pictures(folder) if folder else [],
     }
 
 

@@ -1,5 +1,8 @@
 """A box model end to end: train, metrics with baselines, boxes.png, predict in pixels."""
 
+import base64
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -7,6 +10,7 @@ from zoo.datasets.base import load_data
 from zoo.tuning.artifacts import data_summary
 from zoo.tuning.cli.main import main
 from zoo.tuning.predict import load_run, predict
+from zoo.tuning.report import write_report
 from zoo.tuning.train import train
 
 
@@ -28,6 +32,11 @@ def test_detector_run_writes_boxes_and_predicts_in_image_pixels(tmp_path, capsys
     ):
         assert 0.0 <= metrics[key] <= 1.0, key
     picture = np.asarray(Image.open(tmp_path / "run" / "boxes.png"))
+    # The report shows the drawn boxes, inlined.
+    page = Path(write_report(tmp_path / "run")).read_text(encoding="utf-8")
+    encoded = base64.b64encode((tmp_path / "run" / "boxes.png").read_bytes())
+    assert "<figcaption>boxes.png</figcaption>" in page
+    assert f"data:image/png;base64,{encoded.decode()}" in page
     assert picture.ndim == 3 and picture.shape[0] >= 192
     record, model = load_run(tmp_path / "run")  # safe_mode=True
     assert model.output_shape == (None, 20, 6)
