@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from bench import common, pipelines
 
@@ -126,6 +127,7 @@ def test_peers_timeline_finds_the_first_trial_end_past_the_threshold():
     )
 
 
+@pytest.mark.slow  # a 1x1 zoo and KerasTuner run (5 s): the bench's own smoke test
 def test_peers_quick_run_hands_the_zoo_split_to_keras_tuner(tmp_path):
     from bench import peers
 
