@@ -200,6 +200,9 @@ def launch_local(tune_args, *, workers=2, port=None, timeout=None, env=None):
                     "Every worker of the distributed search failed; see their output above."
                 )
             time.sleep(0.5)
+        if chief.returncode != 0:
+            # Its one-line error is printed; workers would wait for it in vain.
+            return chief.returncode
         for worker in pool:
             remaining = (
                 None if deadline is None else max(1, deadline - time.monotonic())

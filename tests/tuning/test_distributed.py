@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -254,3 +255,18 @@ def test_the_help_says_the_oracle_is_unauthenticated(capsys):
     with open(os.path.join(os.path.dirname(__file__), "../../docs/design.md")) as f:
         safety = f.read().split("## Safety", 1)[1].split("\n## ", 1)[0]
     assert "no authentication" in safety and "127.0.0.1" in safety
+
+
+def test_a_chief_that_refuses_its_arguments_ends_the_local_search_at_once(tmp_path):
+    # The chief exits 2 with its one line; its workers would otherwise wait
+    # --chief-timeout (300 s) for an oracle that never listens.
+    started = time.monotonic()
+    code = distributed.launch_local(
+        ["mlp_tiny", "--data", "iris", "--run-dir", str(tmp_path / "r")]
+        + ["--trials-per-worker", "0"],
+        workers=1,
+        timeout=120,
+        env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert code == 2
+    assert time.monotonic() - started < 100

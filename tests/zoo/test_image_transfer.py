@@ -1,5 +1,6 @@
 """image_transfer: shared test, pretrained Lite0 features, freezing, presets."""
 
+import dataclasses
 import importlib.util
 
 import keras
@@ -12,6 +13,7 @@ from zoo.models.image_transfer import (
     ImageTransferConfig,
     build_image_transfer,
     fine_tune,
+    image_transfer_tiny,
     set_trainable_blocks,
 )
 from zoo.registry import create_model
@@ -121,16 +123,7 @@ def test_keras_hub_preset_folder_backbone(tmp_path):
 
 
 def test_a_frozen_backbone_runs_once_and_the_head_trains_on_its_features(capsys):
-    config = ImageTransferConfig(
-        backbone="vit_small",
-        weights="random",
-        input_size=16,
-        vit_layers=1,
-        vit_heads=2,
-        vit_hidden_dim=16,
-        dense_units=(8,),
-        trainable_blocks=0,
-    )
+    config = dataclasses.replace(image_transfer_tiny(), trainable_blocks=0)
     model = build_image_transfer(config, input_shape=(16, 16, 1), num_classes=3)
     model.compile("adam", "sparse_categorical_crossentropy")
     frozen = [w.numpy().copy() for w in model.get_layer("backbone").weights]
