@@ -55,9 +55,29 @@ REASONS = {
         "plus memory-bound pooling and ReLU) stay well under a square matmul"
     ),
     ("overhead", "cnn"): (
-        "a step of the CNN is convolution work (about 30 ms a batch of 64 here), not launch "
-        "overhead, so the levers that pay for overhead-bound models give little: tf.data and "
-        "32 steps per execution 0.9-1.7x across runs, XLA halves it (levers.md)"
+        "a step of the CNN is convolution work, not launch overhead: the same model on "
+        "batches cached in memory at 32 steps per execution (no input work, little "
+        "dispatch) trains at 1.20x the naive reference on the Intel Xeon, so no pipeline or "
+        "per-step lever can reach 2x; XLA 0.58x, bf16 1.11x (levers_intel_cnn_lstm.md)"
+    ),
+    ("overhead", "lstm"): (
+        "the recurrent steps are the work: on the Intel Xeon the LSTM on batches cached in "
+        "memory at 32 steps per execution reaches 1.99x the naive reference, the most any "
+        "pipeline or per-step lever can give (AMD EPYC: 2.1-2.9x measured); "
+        "levers_intel_cnn_lstm.md"
+    ),
+    ("overhead", "lstm_forecaster"): (
+        "a spread between runs, not a setting: 3.66x and 1.89x in two bench.all runs of the "
+        "same tree on the Intel Xeon an hour apart (2.1-3.1x over four runs on the AMD "
+        "EPYC); its XLA step is short enough for other processes to move it"
+    ),
+    ("pipeline", "joint_vae"): (
+        "each image is converted to float in its own tf.data map call (about 30 us an "
+        "element); 18x on the AMD EPYC, whose model step is slower"
+    ),
+    ("pipeline", "cnn_localizer"): (
+        "its default augmentation (a random shift of every image and box) runs per example "
+        "in the pipeline, so nothing can be cached"
     ),
     ("tuner", None): (
         "per-trial fixed costs (clear_session, garbage collection, build, compile) against "

@@ -1,9 +1,10 @@
 """Windows over tokenised documents, built in tf.data.
 
 Each split's documents are laid end to end in one int32 tensor; a dataset of
-window positions maps to gathers from it, so no window is stored twice, the
-cardinality stays known (`DataBundle.training_stream` repeats it) and no
-window crosses a document boundary.
+window positions maps to gathers from it, so the cardinality stays known
+(`DataBundle.training_stream` repeats it) and no window crosses a document
+boundary. Context windows (a few ids each) are cached after their first pass;
+sequence windows, which overlap `length / stride` times, are gathered anew.
 """
 
 import numpy as np
@@ -29,8 +30,8 @@ def context_positions(documents, *, before, after):
 
 def context_windows(documents, *, before, after=0):
     """`(context, target)` pairs: `before` ids, then `after` ids, and the id
-    between them. Gathered from one tensor in a tf.data map, so the pairs
-    are never stored twice and the dataset's cardinality is known."""
+    between them, gathered from one tensor in a tf.data map (known
+    cardinality) and cached in memory after the first pass."""
     stream, positions = context_positions(documents, before=before, after=after)
     stream = tf.constant(stream)
     offsets = tf.constant(
@@ -41,7 +42,11 @@ def context_windows(documents, *, before, after=0):
         return tf.gather(stream, position + offsets), tf.gather(stream, position)
 
     dataset = tf.data.Dataset.from_tensor_slices(positions)
-    return dataset.map(gather, num_parallel_calls=AUTOTUNE), len(positions)
+    # Cached after the first pass: a gather per window costs tf.data ~30 us
+    # an element, which held the pipeline at 2x what a small word model
+    # consumes (bench/results/pipelines.md); the pairs take (before + after
+    # + 1) int32 each, a few MB for a book.
+    return dataset.map(gather, num_parallel_calls=AUTOTUNE).cache(), len(positions)
 
 
 def sequence_windows(documents, *, length, stride):

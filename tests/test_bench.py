@@ -155,3 +155,19 @@ def test_peers_quick_run_hands_the_zoo_split_to_keras_tuner(tmp_path):
     record = json.loads((tmp_path / "peers.json").read_text())
     assert record["trials"] == record["epochs"] == 1
     assert "| titanic | KerasTuner script" in (tmp_path / "peers.md").read_text()
+
+
+def test_ceiling_trains_the_default_model_on_cached_batches():
+    from bench.levers import measure_ceiling
+
+    case = common.select_cases(["mlp"])[0]
+    family, config, bundle, _ = common.load_case(case, quick=True)
+
+    result = measure_ceiling(
+        family, config, bundle, batch_size=8, steps=3, seconds=0.05, min_epochs=2
+    )
+
+    assert result["train_samples_per_s"] > 0
+    # Fewer steps than one execution still make one execution's worth.
+    assert result["steps_per_execution"] == 32
+    assert result["jit_compile"] == config.jit_compile

@@ -107,11 +107,15 @@ class ZooHyperModel(kt.HyperModel):
         """The data loaded and preprocessed for `config` (`prepare`), reused
         across trials whose config does not change the data or its fitting."""
         options = self.family.data_options(config) if self.family.data_options else {}
-        key = json.dumps(
-            [options, config_to_dict(config) if self.family.adapt else None],
-            sort_keys=True,
-            default=str,
-        )
+        fitted = None
+        if self.family.adapt is not None:
+            fields = self.family.adapt_fields
+            fitted = (
+                config_to_dict(config)
+                if fields is None
+                else {name: getattr(config, name) for name in fields}
+            )
+        key = json.dumps([options, fitted], sort_keys=True, default=str)
         if key not in self._bundles:
             if len(self._bundles) > 4:
                 self._bundles.clear()

@@ -43,6 +43,10 @@ class Family:
             fits the preprocessing the model carries (a vocabulary, column
             statistics, a target scale) on the raw training split, or None
             when the network takes the raw inputs as they are.
+        adapt_fields: The config fields `adapt` reads, or None when any may
+            matter. A search fits the preprocessing once for all trials that
+            differ only in other fields (an MLP's trials share one fitted
+            feature encoder instead of refitting it per trial).
         fit: `fit(model, config, train, *, validation_data, epochs,
             callbacks, **kwargs) -> dict` for families that train in phases,
             or None for plain `model.fit`.
@@ -81,6 +85,7 @@ class Family:
     default_data: str | None = None
     data_options: Callable | None = None
     adapt: Callable | None = None
+    adapt_fields: tuple | None = None
     fit: Callable | None = None
     evaluate: Callable | None = None
     initialize: Callable | None = None

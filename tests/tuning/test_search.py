@@ -27,6 +27,8 @@ def test_failed_nan_trial_is_recorded_and_never_ranked(small_search):
     assert "NaN" in failed["reason"]
     assert small_search.best_metrics["best_trial_id"] == str(completed["trial_id"])
     assert os.path.exists(os.path.join(small_search.run_dir, "best", "model.keras"))
+    # Each trial keeps its own history; none is written over the search's root.
+    assert not os.path.exists(os.path.join(small_search.run_dir, "history.csv"))
 
 
 def test_leaderboard_is_a_dataframe_matching_results(small_search):
@@ -95,6 +97,26 @@ def test_build_starts_from_clear_session(monkeypatch):
     assert calls and model.optimizer is not None
     # The empty HyperParameters give the family space's defaults.
     assert hp.values["num_layers"] == 1 and hp.values["batch_size"] == 32
+
+
+def test_trials_share_the_data_unless_the_fitted_preprocessing_reads_the_change():
+    import dataclasses
+
+    mlp = ZooHyperModel("mlp_tiny", "iris")
+    first = mlp.prepared_for(mlp.base_config)
+    other = dataclasses.replace(
+        mlp.base_config, hidden_units=(64, 64), dropout_rate=0.3
+    )
+    # The MLP's feature encoder is fitted on the data alone: fitted once.
+    assert mlp.prepared_for(other) is first
+    # The LSTM's vocabulary depends on config fields: a change refits it.
+    lstm = ZooHyperModel("lstm_tiny", "rotten_tomatoes")
+    base = lstm.prepared_for(lstm.base_config)
+    assert lstm.prepared_for(lstm.base_config) is base
+    changed = dataclasses.replace(
+        lstm.base_config, max_tokens=lstm.base_config.max_tokens + 7
+    )
+    assert lstm.prepared_for(changed) is not base
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,12 @@ class LSTMConfig(BaseConfig, RecurrentFields):
     pretrained_embeddings: str = ""
     train_embeddings: bool = True
     group_by_length: bool = True
+    # Measured by bench.levers on the embedded reviews: on a 2-core Intel Xeon
+    # (2026-12-03) 8 steps per execution trained at +8%, +11% and +51% over 1
+    # in three runs (levers_intel_cnn_lstm.md); on an AMD EPYC one run had it
+    # at -13%, inside that machine's 2.1-2.9x run-to-run spread. So 8. The
+    # trimmed batches of different lengths run in one multi-step call.
+    steps_per_execution: int = 8
 
     def validate(self):
         super().validate()

@@ -255,6 +255,7 @@ register_family(
         default_data="stock_prices",
         data_options=forecaster_data_options,
         adapt=adapt_forecaster,
+        adapt_fields=(),  # Fitted on the data alone.
         evaluate=evaluate_forecaster,
         epochs=20,
         batch_size=32,
