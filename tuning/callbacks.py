@@ -52,6 +52,27 @@ class CallbackOptions:
     terminate_on_nan: bool = True
 
 
+def options_for_family(options, family):
+    """`(options, note)`: `options` without early stopping on the loss for a
+    family whose validation loss is not comparable across epochs
+    (`Family.restore_best` False: JointVAE's loss targets rise with its
+    capacity schedule, so the loss "worsens" while the model improves and
+    patience 10 ended runs at 44 of 100 epochs). `note` says so, or is None
+    when nothing changed. Another `monitor` keeps early stopping."""
+    if (
+        family.restore_best
+        or not options.early_stopping_patience
+        or options.monitor.removeprefix("val_") != "loss"
+    ):
+        return options, None
+    note = (
+        f"Early stopping is off: {family.name}'s loss is not comparable across "
+        "epochs (its targets change during training); --monitor another metric "
+        "to stop early."
+    )
+    return dataclasses.replace(options, early_stopping_patience=0), note
+
+
 def monitor_mode(monitor, mode="auto"):
     if mode in ("min", "max"):
         return mode
@@ -192,20 +213,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        row = {"epoch": epoch}
-        for key, value in (logs or {}).items():
-            try:
-                row[key] = float(value)
-            except (TypeError, ValueError):
-                continue
-        if "learning_rate" not in row and self.model.optimizer is not None:
-            try:
-                row["learning_rate"] = float(
-                    keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-                )
-            except (TypeError, ValueError, AttributeError):
-                pass
-        self._rows.append(row)
+        self._rows.append(epoch_row(self.model, epoch, logs))
         self._save_model()
 
     def on_train_end(self, logs=None):
@@ -232,6 +240,39 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _write_history(self):
         if self.history_path:
             write_text(self.history_path, history_to_csv(self._rows))
+
+
+def epoch_row(model, epoch, logs):
+    """One `history.csv` row: the epoch, its numeric logs and the learning rate."""
+    row = {"epoch": epoch}
+    for key, value in (logs or {}).items():
+        try:
+            row[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    if "learning_rate" not in row and model.optimizer is not None:
+        try:
+            row["learning_rate"] = float(
+                keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+            )
+        except (TypeError, ValueError, AttributeError):
+            pass
+    return row
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites `history.csv` whole (atomically) after every epoch: the
+    history of a run without backups (`--no-backup`), which
+    `AtomicBackupAndRestore` writes otherwise."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self._rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._rows.append(epoch_row(self.model, epoch, logs))
+        write_text(self.path, history_to_csv(self._rows))
 
 
 def history_to_csv(rows):
@@ -339,7 +380,13 @@ class EpochLearningRateSchedule(keras.callbacks.Callback):
 
 
 def make_callbacks(
-    run_dir, options=None, *, learning_rate=None, epochs=None, has_validation=True
+    run_dir,
+    options=None,
+    *,
+    learning_rate=None,
+    epochs=None,
+    has_validation=True,
+    history=True,
 ):
     """A fresh list of callbacks for one run or trial.
 
@@ -350,6 +397,8 @@ def make_callbacks(
         learning_rate: The base learning rate, for `lr_schedule`.
         epochs: Planned epochs, for the cosine schedule.
         has_validation: Whether `val_*` metrics exist.
+        history: Write `history.csv` when there are no backups (a search's
+            trials write their own, under their trial folders).
     """
     options = options or CallbackOptions()
     monitor = options.monitor
@@ -401,12 +450,14 @@ def make_callbacks(
                 write_graph=False,
             )
         )
+    history_path = os.path.join(run_dir, "history.csv")
     if options.backup:
         # Last, so the epoch it commits has been seen by every other callback.
         callbacks.append(
             AtomicBackupAndRestore(
-                os.path.join(run_dir, "backup"),
-                history_path=os.path.join(run_dir, "history.csv"),
+                os.path.join(run_dir, "backup"), history_path=history_path
             )
         )
+    elif history:
+        callbacks.append(HistoryWriter(history_path))
     return callbacks

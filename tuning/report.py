@@ -297,6 +297,8 @@ def _pictures(folder):
     `traversals.png`...), as `(name, data URI)`, inlined so the page stays one
     file; the history plots under `plots/` are the report's own charts."""
     pictures = []
+    if not os.path.isdir(folder):
+        return pictures
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
         if name.lower().endswith(".png") and os.path.isfile(path):
@@ -304,6 +306,22 @@ def _pictures(folder):
                 data = base64.b64encode(handle.read()).decode("ascii")
             pictures.append((name, f"data:image/png;base64,{data}"))
     return pictures
+
+
+def _picture_rows(run_dir, kind, board, folder):
+    """`[(picture name, [(caption, data URI), ...]), ...]`: the best model's
+    pictures captioned with their file names, or, for a comparison, each
+    picture of every entry side by side (in leaderboard order), captioned
+    with the entry's name, so three JointVAEs' traversals read as one row."""
+    if kind == "compare" and not board.empty and "name" in board:
+        rows = {}
+        for name in board["name"].astype(str):
+            for picture, uri in _pictures(os.path.join(run_dir, name)):
+                rows.setdefault(picture, []).append((name, uri))
+        return sorted(rows.items())
+    if not folder:
+        return []
+    return [(name, [(name, uri)]) for name, uri in _pictures(folder)]
 
 
 def _collect(run_dir):
@@ -339,7 +357,8 @@ def _collect(run_dir):
         "board": leaderboard_table(board, objective or "score", 0 if ranked else None),
         "notes": notes,
         "sections": [section for section in sections if section],
-        "pictures": _pictures(folder) if folder else [],
+        "pictures": _picture_rows(run_dir, kind, board, folder),
+        "side_by_side": kind == "compare",
     }
 
 

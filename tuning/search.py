@@ -44,7 +44,12 @@ from zoo.config import config_to_dict
 from zoo.errors import ZooError
 from zoo.tuning import distributed
 from zoo.tuning.artifacts import data_summary, write_test_predictions
-from zoo.tuning.callbacks import CallbackOptions, make_callbacks, monitor_mode
+from zoo.tuning.callbacks import (
+    CallbackOptions,
+    make_callbacks,
+    monitor_mode,
+    options_for_family,
+)
 from zoo.tuning.checks import check_spec
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.io import (
@@ -207,11 +212,17 @@ def tune(
     )
     if role == "worker":
         search.trials_per_worker = trials_per_worker
+    options, note = options_for_family(
+        CallbackOptions(**spec.callbacks), hypermodel.family
+    )
+    if note and verbose and role != "worker":
+        print(note, flush=True)
     trial_callbacks = make_callbacks(
         run_dir,
-        CallbackOptions(**spec.callbacks),
+        options,
         learning_rate=None,
         epochs=spec.epochs,
+        history=False,
     )
     search_kwargs = {"callbacks": trial_callbacks, "verbose": verbose}
     if spec.search["tuner"] != "hyperband":

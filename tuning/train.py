@@ -31,7 +31,12 @@ from zoo.tuning.artifacts import (
     write_evaluation,
     write_test_predictions,
 )
-from zoo.tuning.callbacks import CallbackOptions, history_to_csv, make_callbacks
+from zoo.tuning.callbacks import (
+    CallbackOptions,
+    history_to_csv,
+    make_callbacks,
+    options_for_family,
+)
 from zoo.tuning.checks import check_spec
 from zoo.tuning.distributed import fit_multiworker, get_strategy, shard_by_data
 from zoo.tuning.io import (
@@ -463,6 +468,9 @@ def _fit_network(
             num_classes=bundle.num_classes,
             total_steps=steps_per_epoch * epochs,
         )
+    callbacks, note = options_for_family(callbacks, family)
+    if note and verbose:
+        print(note, flush=True)
     callback_list = make_callbacks(
         run_dir,
         callbacks,

@@ -78,7 +78,7 @@ def _frozen_model():
     return model
 
 
-def test_decay_on_plateau_halves_the_rate():
+def test_decay_on_plateau_halves_the_rate(tmp_path):
     x, y = _data()
     options = CallbackOptions(
         monitor="loss",
@@ -90,7 +90,9 @@ def test_decay_on_plateau_halves_the_rate():
     )
     history = (
         _frozen_model()
-        .fit(x, y, epochs=3, verbose=0, callbacks=make_callbacks("unused", options))
+        .fit(
+            x, y, epochs=3, verbose=0, callbacks=make_callbacks(str(tmp_path), options)
+        )
         .history
     )
     assert history["learning_rate"][0] == pytest.approx(1e-12)
@@ -147,3 +149,37 @@ def test_checkpoint_early_stopping_tensorboard_histograms(tmp_path):
                 v.metadata.plugin_data.plugin_name for v in event.summary.value
             )
     assert "histograms" in plugins
+
+
+def test_early_stopping_skips_a_loss_whose_targets_move(tmp_path, capsys):
+    from zoo.registry import get_family
+    from zoo.tuning.callbacks import options_for_family
+    from zoo.tuning.train import train
+
+    joint_vae, mlp = get_family("joint_vae"), get_family("mlp")
+    default = CallbackOptions()
+    kept, note = options_for_family(default, mlp)
+    assert kept.early_stopping_patience == 10 and note is None
+    off, note = options_for_family(default, joint_vae)
+    assert off.early_stopping_patience == 0 and "joint_vae's loss" in note
+    # Another metric keeps it: the user chose what "better" means.
+    other = CallbackOptions(monitor="val_reconstruction_loss")
+    assert options_for_family(other, joint_vae) == (other, None)
+
+    result = train(
+        "joint_vae_tiny",
+        run_dir=tmp_path / "run",
+        epochs=3,
+        callbacks=CallbackOptions(early_stopping_patience=1),
+        verbose=1,
+    )
+    assert "Early stopping is off" in capsys.readouterr().out
+    assert len(result.history) == 3
+    # Without backups the history is still written (it was empty).
+    again = train(
+        "joint_vae_tiny",
+        run_dir=tmp_path / "no_backup",
+        epochs=2,
+        callbacks=CallbackOptions(backup=False),
+    )
+    assert [row["epoch"] for row in again.history] == [0, 1]

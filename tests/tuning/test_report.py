@@ -1,10 +1,12 @@
 import html.parser
 import json
 import os
+import pathlib
 import shutil
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from zoo.errors import ConfigError, ZooError
 from zoo.tuning.callbacks import CallbackOptions
@@ -320,6 +322,14 @@ def test_compare_trains_each_entry_and_reports(tmp_path, capsys):
     assert board[1][0] == table["name"][0]  # The best entry first, marked.
     assert '<tr class="best' in text and '"type":"heatmap"' in text
     assert f"The best model on the test split ({table['name'][0]})" in text
+    # Pictures an entry's runner drew (a JointVAE's traversals) sit side by
+    # side, one row per picture, captioned with the entries in board order.
+    for shade, name in enumerate(table["name"]):
+        Image.new("L", (8, 8), 100 * shade).save(run_dir / name / "traversals.png")
+    text = pathlib.Path(write_report(run_dir)).read_text(encoding="utf-8")
+    row = text.split("<h3>traversals.png</h3>", 1)[1].split("</div>", 1)[0]
+    captions = [c.split("</figcaption>")[0] for c in row.split("<figcaption>")[1:]]
+    assert captions == list(table["name"])
     # A single train folder reports too.
     single = write_report(run_dir / "relu")
     assert os.path.exists(single) and len(leaderboard(run_dir / "relu")) == 1

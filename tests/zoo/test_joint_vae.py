@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 
@@ -9,6 +10,7 @@ import tensorflow as tf
 from tests.helpers import run_model_test
 from zoo.errors import ConfigError, DataError
 from zoo.joint_vae_analysis import (
+    cluster_purity,
     decode,
     encode,
     evaluate_joint_vae,
@@ -295,6 +297,17 @@ def test_unsupervised_accuracy_uses_best_one_to_one_mapping():
     ) == pytest.approx(4 / 6)
 
 
+def test_purity_reads_each_cluster_as_its_majority_class():
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, -1])
+    # Four clusters over three classes (two for class 0): every one is pure,
+    # though a one-to-one mapping can place only three of them.
+    split = np.array([0, 0, 3, 3, 1, 1, 2, 2, 0])
+    assert cluster_purity(split, labels) == 1.0
+    assert unsupervised_accuracy(split, labels) == pytest.approx(6 / 8)
+    # One cluster holding two classes scores its larger one.
+    assert cluster_purity(np.array([0, 0, 0, 0, 1, 1, 1, 1, 0]), labels) == 0.75
+
+
 def test_mutual_information_gap():
     rng = np.random.default_rng(0)
     factors = rng.integers(0, 8, (4000, 2))
@@ -344,7 +357,7 @@ def test_evaluate_writes_pictures_and_metrics(tmp_path):
         "mig_shape",
     ):
         assert np.isfinite(metrics[name]), name
-    assert 0.0 <= metrics["discrete_accuracy"] <= 1.0
+    assert 0.0 <= metrics["discrete_accuracy"] <= metrics["discrete_purity"] <= 1.0
     assert metrics["step_counter"] == 2
     from PIL import Image
 
@@ -414,3 +427,9 @@ def test_the_run_says_which_schedule_and_the_steps_left_to_the_papers():
     assert "the paper's schedule" in line and "capped at 2.30" in line
     assert f"{25000 - 1890} short of its own ramp" in line
     assert "short" not in describe_schedule(paper, 25000)
+    plain = dataclasses.replace(
+        default, gamma_z=1.0, gamma_c=1.0, capacity_z_max=0.0, capacity_c_max=0.0
+    )
+    line = describe_schedule(plain, 6300)
+    assert "no capacity control" in line and "gamma_z 1" in line
+    assert "paper" not in line

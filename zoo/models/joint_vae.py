@@ -217,6 +217,12 @@ def describe_schedule(config, total_steps):
     """One line for the console: the capacity schedule and how this run
     compares with the paper's (names the variant that runs the paper's)."""
     limit = discrete_capacity_limit(config.discrete_dims)
+    if config.capacity_z_max == 0 and config.capacity_c_max == 0:
+        return (
+            f"JointVAE: no capacity control (both capacities 0, gamma_z "
+            f"{config.gamma_z:g}, gamma_c {config.gamma_c:g}): the KL terms are "
+            f"pushed to 0 all along; this run trains {total_steps} steps."
+        )
     end = schedule_end(config)
     paper = end >= PAPER_CAPACITY_STEPS
     name = "the paper's schedule" if paper else "a compressed schedule"
@@ -310,9 +316,16 @@ register_family(
 
 @register_model(family="joint_vae")
 def joint_vae_mnist():
-    """Paper's MNIST model and loss on a 6,000-step schedule (100 epochs of the digits): C 0->5 nats over 6k steps, Adam 2e-3."""
+    """Paper's MNIST model and loss on a 6,000-step schedule (100 epochs of the digits): C_z 0->3.5, C_c 0->5 nats over 6k steps, Adam 2e-3."""
+    # Within the method, three changes to the paper's run, each measured in
+    # bench/results/joint_vae.md: ramps 4x faster with a 4x learning rate
+    # (the code forms as far as the paper's does, in a quarter of the
+    # steps), and 3.5 nats of continuous capacity instead of 5, which leaves
+    # more of each digit to the discrete code (discrete accuracy, median of
+    # three seeds: 0.608 against 0.590 with 5 nats).
     return JointVAEConfig(
         learning_rate=2e-3,
+        capacity_z_max=3.5,
         capacity_z_steps=6000,
         capacity_c_steps=6000,
     )
