@@ -100,10 +100,9 @@ def measure_ceiling(family, config, bundle, *, batch_size, steps, seconds, min_e
     model, used = build_compiled(
         family, config, bundle, steps_per_execution=per_execution
     )
+    # `time_fit`'s untimed warm-up epoch fills the cache; the timed ones
+    # read the same batches from memory.
     cached = bundle.batches("train", batch_size, seed=0).take(steps).cache()
-    # One pass fills the cache; `repeat` then serves the same batches.
-    for _ in cached:
-        pass
     rate = time_fit(
         model,
         cached.repeat(),

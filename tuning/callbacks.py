@@ -263,7 +263,9 @@ def epoch_row(model, epoch, logs):
 class HistoryWriter(keras.callbacks.Callback):
     """Rewrites `history.csv` whole (atomically) after every epoch: the
     history of a run without backups (`--no-backup`), which
-    `AtomicBackupAndRestore` writes otherwise."""
+    `AtomicBackupAndRestore` writes otherwise. Not `keras.callbacks.CSVLogger`:
+    it appends to an open file (a kill can leave half a row) and fixes its
+    columns at the first epoch; this writes the same rows as the backup's."""
 
     def __init__(self, path):
         super().__init__()

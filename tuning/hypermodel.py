@@ -104,8 +104,9 @@ class ZooHyperModel(kt.HyperModel):
         return apply_overrides(self.base_config, changes)
 
     def prepared_for(self, config):
-        """The data loaded and preprocessed for `config` (`prepare`), reused
-        across trials whose config does not change the data or its fitting."""
+        """The data loaded and preprocessed for `config` (`prepare`, with
+        `config` as its config), reused across trials whose config does not
+        change the data or its fitting (`Family.adapt_fields`)."""
         options = self.family.data_options(config) if self.family.data_options else {}
         fitted = None
         if self.family.adapt is not None:
@@ -126,7 +127,9 @@ class ZooHyperModel(kt.HyperModel):
                 data_options=self.data_options,
                 seed=self.seed,
             )
-        return self._bundles[key]
+        # Shared data, this trial's config: no caller sees the config of the
+        # trial that happened to prepare it.
+        return dataclasses.replace(self._bundles[key], config=config)
 
     def build(self, hp):
         # Names restart at each build. No garbage collection here: the tuner's

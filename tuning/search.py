@@ -416,7 +416,7 @@ def _save_best(search, hypermodel, run_dir, results):
     trial = search.oracle.get_trial(best_id)
     best_hp = trial.hyperparameters
     config = hypermodel.config_for(best_hp)
-    prepared = dataclasses.replace(hypermodel.prepared_for(config), config=config)
+    prepared = hypermodel.prepared_for(config)
     bundle = prepared.bundle
     model = search.load_model(trial)
     batch_size = hypermodel._batch_size(best_hp)

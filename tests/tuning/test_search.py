@@ -107,16 +107,20 @@ def test_trials_share_the_data_unless_the_fitted_preprocessing_reads_the_change(
     other = dataclasses.replace(
         mlp.base_config, hidden_units=(64, 64), dropout_rate=0.3
     )
-    # The MLP's feature encoder is fitted on the data alone: fitted once.
-    assert mlp.prepared_for(other) is first
+    # The MLP's feature encoder is fitted on the data alone: fitted once,
+    # and each trial still sees its own config.
+    shared = mlp.prepared_for(other)
+    assert shared.bundle is first.bundle
+    assert shared.preprocessing is first.preprocessing
+    assert shared.config == other and first.config == mlp.base_config
     # The LSTM's vocabulary depends on config fields: a change refits it.
     lstm = ZooHyperModel("lstm_tiny", "rotten_tomatoes")
     base = lstm.prepared_for(lstm.base_config)
-    assert lstm.prepared_for(lstm.base_config) is base
+    assert lstm.prepared_for(lstm.base_config).bundle is base.bundle
     changed = dataclasses.replace(
         lstm.base_config, max_tokens=lstm.base_config.max_tokens + 7
     )
-    assert lstm.prepared_for(changed) is not base
+    assert lstm.prepared_for(changed).bundle is not base.bundle
 
 
 @pytest.mark.parametrize(
