@@ -122,9 +122,16 @@ def run_one(
         batch_size, seed=seed, steps_per_execution=config.steps_per_execution
     )
     model.steps_per_execution = per
-    report = functools.partial(
-        code_report, model, images, labels, train_images, train_labels
-    )
+    validation = bundle.batches("validation", 256)
+
+    def report():
+        # Validation loss terms beside the code scores: whether an
+        # unsupervised figure ranks seeds the way the accuracy does.
+        scores = code_report(model, images, labels, train_images, train_labels)
+        val = model.evaluate(validation, verbose=0, return_dict=True)
+        scores.update({f"val_{k}": round(float(v), 3) for k, v in val.items()})
+        return scores
+
     curve = [{"step": 0, **report()}]
     started = time.perf_counter()
     done = 0

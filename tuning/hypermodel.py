@@ -21,7 +21,7 @@ from zoo.config import apply_overrides, config_to_dict
 from zoo.errors import ConfigError, close_matches
 from zoo.registry import build_for_bundle, resolve_config
 from zoo.tuning.spaces import TRAINING_KEYS, TRAINING_SPACE, define, family_overrides
-from zoo.tuning.train import cache_settings, fit_inputs, prepare
+from zoo.tuning.train import cache_settings, fit_inputs, prepare, steps_per_epoch
 
 
 class ZooHyperModel(kt.HyperModel):
@@ -140,11 +140,7 @@ class ZooHyperModel(kt.HyperModel):
         bundle = prepared.bundle
         model = build_for_bundle(self.family, config, bundle, prepared.preprocessing)
         batch_size = self._batch_size(hp)
-        epochs = self.epochs
-        steps = (
-            max(1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size))
-            * epochs
-        )
+        steps = steps_per_epoch(bundle, batch_size) * self.epochs
         self.family.compile(
             model, config, num_classes=bundle.num_classes, total_steps=steps
         )

@@ -406,6 +406,11 @@ def train(
     )
 
 
+def steps_per_epoch(bundle, batch_size):
+    """Batches in one pass over the training split (at least 1)."""
+    return max(1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size))
+
+
 def _checked_request(spec, run_dir, *, writer):
     """Every argument checked before data is read; the run's `CallbackOptions`."""
     check_run_dir(run_dir)
@@ -424,11 +429,15 @@ def _run_record(spec, prepared, callbacks):
     """The spec with the family's defaults filled in, and the `config.json`
     record of a run that has started."""
     family, bundle = prepared.family, prepared.bundle
+    batch_size = spec.batch_size or family.batch_size
+    epochs = spec.epochs
+    if epochs is None and family.epochs_for is not None:
+        epochs = family.epochs_for(prepared.config, steps_per_epoch(bundle, batch_size))
     spec = dataclasses.replace(
         spec,
         data=spec.data or family.default_data,
-        epochs=spec.epochs or family.epochs,
-        batch_size=spec.batch_size or family.batch_size,
+        epochs=epochs or family.epochs,
+        batch_size=batch_size,
         callbacks=dataclasses.asdict(callbacks),
     )
     record = {
@@ -457,16 +466,14 @@ def _fit_network(
     if distribution is None:
         keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
-    steps_per_epoch = max(
-        1, -(-int(bundle.info.get("train_size", 0) or 0) // batch_size)
-    )
+    steps = steps_per_epoch(bundle, batch_size)
     with distribution.scope() if distribution else contextlib.nullcontext():
         network = build_for_bundle(family, config, bundle, prepared.preprocessing)
         family.compile(
             network,
             config,
             num_classes=bundle.num_classes,
-            total_steps=steps_per_epoch * epochs,
+            total_steps=steps * epochs,
         )
     callbacks, note = options_for_family(callbacks, family)
     if note and verbose:

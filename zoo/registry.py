@@ -71,6 +71,10 @@ class Family:
             sampled values to config fields (e.g. `num_layers` and `units`
             to `hidden_units`); None when the names already are fields.
         epochs, batch_size: Training defaults when the user gives none.
+        epochs_for: `epochs_for(config, steps_per_epoch) -> int`: the epochs
+            `zoo train` runs when the user gives none, for families whose
+            run length follows the config (JointVAE: until its capacity
+            ramps end), or None for `epochs`. A search's trials use `epochs`.
         restore_best: Whether the saved model takes the best validation
             epoch's weights (else the last epoch's). False for families whose
             validation loss is not comparable across epochs (JointVAE's
@@ -93,6 +97,7 @@ class Family:
     search_space: dict = dataclasses.field(default_factory=dict)
     space_to_config: Callable | None = None
     epochs: int = 20
+    epochs_for: Callable | None = None
     batch_size: int = 32
     restore_best: bool = True
     description: str = ""

@@ -37,7 +37,10 @@ def training_arguments(parser):
         help="Override a model setting (keys: `zoo info MODEL`).",
     )
     parser.add_argument(
-        "--epochs", type=int, help="Epochs (default: the family's, see `zoo info`)."
+        "--epochs",
+        type=int,
+        help="Epochs (default: the family's; `zoo train` runs a JointVAE variant "
+        "to the end of its capacity ramps).",
     )
     parser.add_argument(
         "--batch-size", type=int, help="Batch size (default: the family's)."
