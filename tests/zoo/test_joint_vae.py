@@ -501,3 +501,30 @@ def test_starts_continue_the_one_with_the_lowest_validation_loss(capsys, monkeyp
 
     with pytest.raises(ConfigError, match="starts and start_steps must be >= 1"):
         resolve_config("joint_vae_tiny", starts=0)
+
+
+def test_a_resumed_run_does_not_choose_its_start_again(tmp_path, capsys):
+    from zoo.models.joint_vae import compile_joint_vae, fit_joint_vae
+    from zoo.tuning.callbacks import AtomicBackupAndRestore
+
+    _, config = resolve_config("joint_vae_tiny", starts=2, start_steps=1)
+    images = _images(8)
+    labels = np.zeros(len(images), "int32")
+    train = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(2)
+    validation = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    for epochs in (2, 3):  # The second fit resumes the first from its backup.
+        model = build_joint_vae(config, input_shape=(16, 16, 1))
+        compile_joint_vae(model, config)
+        fit_joint_vae(
+            model,
+            config,
+            train,
+            epochs=epochs,
+            steps_per_epoch=1,
+            validation_data=validation,
+            callbacks=[AtomicBackupAndRestore(str(tmp_path / "backup"))],
+            verbose=0,
+        )
+        out = capsys.readouterr().out
+        assert ("2 starts of 1 steps each" in out) == (epochs == 2)
+    assert int(keras.ops.convert_to_numpy(model.step_counter)) == 3

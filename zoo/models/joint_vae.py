@@ -278,7 +278,13 @@ def fit_joint_vae(model, config, train, *, epochs, steps_per_epoch=None, **kwarg
     """`model.fit`, first printing which capacity schedule the run follows;
     with `config.starts > 1` a fresh run first chooses its start."""
     initial_epoch = 0
-    fresh = int(ops.convert_to_numpy(model.step_counter)) == 0
+    # A resumed run's backup callback restores the model when fit starts:
+    # it has chosen its start already (duck-typed: `AtomicBackupAndRestore`
+    # lives in the runner's layer, above this one).
+    restoring = any(
+        getattr(callback, "state", None) for callback in kwargs.get("callbacks") or ()
+    )
+    fresh = int(ops.convert_to_numpy(model.step_counter)) == 0 and not restoring
     if config.starts > 1 and fresh and steps_per_epoch is not None:
         if kwargs.get("validation_data") is None:
             raise ConfigError(
