@@ -237,6 +237,35 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 pass
         self._write_history()
 
+    def save_before_fit(self, name, record, model=None):
+        """Keeps work a family does before `fit` (JointVAE's starts) beside
+        the backups: `model`'s weights with its optimizer state, if given,
+        then the JSON `record` naming them, the commit. A kill between the
+        two leaves the previous record and the weights it names."""
+        previous = self.load_before_fit(name) or {}
+        record = {**record, "weights": previous.get("weights")}
+        if model is not None:
+            record["weights"] = f"{name}-{previous.get('saves', 0) + 1:05d}.weights.h5"
+            with atomic_path(os.path.join(self.backup_dir, record["weights"])) as path:
+                model.save_weights(path)
+        record["saves"] = previous.get("saves", 0) + 1
+        write_json(os.path.join(self.backup_dir, f"{name}.json"), record)
+        if previous.get("weights") not in (None, record["weights"]):
+            try:
+                os.remove(os.path.join(self.backup_dir, previous["weights"]))
+            except FileNotFoundError:
+                pass
+
+    def load_before_fit(self, name, model=None):
+        """The record `save_before_fit` kept under `name`, or None; loads the
+        weights it names into `model`, if given."""
+        record = read_json(os.path.join(self.backup_dir, f"{name}.json"), default=None)
+        if record and model is not None and record.get("weights"):
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(self.backup_dir, record["weights"]))
+        return record
+
     def _write_history(self):
         if self.history_path:
             write_text(self.history_path, history_to_csv(self._rows))

@@ -111,6 +111,25 @@ def block_filters(filters, num_blocks):
     return (filters[0],) * (num_blocks - len(filters)) + filters
 
 
+INITIALIZERS = ("glorot", "pytorch")
+
+
+def initializers(config, fan_in):
+    """Kernel and bias initialisers of a layer whose outputs each see `fan_in`
+    inputs: Keras' defaults for "glorot" (Glorot-uniform kernel, zero bias);
+    for "pytorch", PyTorch's default, which the paper's reference code runs
+    with: kernel and bias both uniform in +-1/sqrt(fan_in) (for a transposed
+    convolution PyTorch counts its output channels as the fan-in).
+    """
+    if config.initializer == "glorot":
+        return {}
+    bound = 1.0 / math.sqrt(fan_in)
+    return {
+        "kernel_initializer": keras.initializers.RandomUniform(-bound, bound),
+        "bias_initializer": keras.initializers.RandomUniform(-bound, bound),
+    }
+
+
 def build_encoder(image_shape, config):
     """Image -> {"mean", "logvar", "alpha_0", ...} (alphas are softmax probabilities)."""
     num_blocks = num_blocks_for(image_shape[0])
@@ -124,28 +143,41 @@ def build_encoder(image_shape, config):
             padding="same",
             activation="relu",
             name=f"conv_{index}",
+            **initializers(config, 4 * 4 * x.shape[-1]),
         )(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
+    x = keras.layers.Dense(
+        config.hidden_units,
+        activation="relu",
+        name="hidden",
+        **initializers(config, x.shape[-1]),
+    )(x)
     outputs = {}
     if config.continuous_dim:
-        outputs["mean"] = keras.layers.Dense(config.continuous_dim, name="mean")(x)
-        outputs["logvar"] = keras.layers.Dense(config.continuous_dim, name="logvar")(x)
-    # A small alpha kernel starts every image near the uniform code (KL_c = 0,
-    # the discrete capacity's start); Glorot's larger one sends most digits to
-    # two or three categories before training starts.
-    kernel = (
-        "glorot_uniform"
-        if config.alpha_init_scale is None
-        else keras.initializers.RandomNormal(stddev=config.alpha_init_scale)
-    )
+        outputs["mean"] = keras.layers.Dense(
+            config.continuous_dim, name="mean", **initializers(config, x.shape[-1])
+        )(x)
+        outputs["logvar"] = keras.layers.Dense(
+            config.continuous_dim, name="logvar", **initializers(config, x.shape[-1])
+        )(x)
     for index, categories in enumerate(config.discrete_dims):
+        head = initializers(config, x.shape[-1])
+        # A small alpha kernel starts every image near the uniform code (KL_c
+        # = 0, the discrete capacity's start); Glorot's larger one sends most
+        # digits to two or three categories before training starts.
+        if config.alpha_init_scale is not None:
+            head = {
+                **head,
+                "kernel_initializer": keras.initializers.RandomNormal(
+                    stddev=config.alpha_init_scale
+                ),
+            }
         outputs[f"alpha_{index}"] = keras.layers.Dense(
             categories,
             activation="softmax",
-            kernel_initializer=kernel,
             name=f"alpha_{index}",
             dtype="float32",
+            **head,
         )(x)
     return keras.Model(inputs, outputs, name="encoder")
 
@@ -159,10 +191,18 @@ def build_decoder(image_shape, config):
     filters = block_filters(config.filters, num_blocks)
     latent_size = config.continuous_dim + sum(config.discrete_dims)
     inputs = keras.Input(shape=(latent_size,), name="latent")
-    x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(
-        inputs
-    )
-    x = keras.layers.Dense(4 * 4 * filters[-1], activation="relu", name="features")(x)
+    x = keras.layers.Dense(
+        config.hidden_units,
+        activation="relu",
+        name="hidden",
+        **initializers(config, latent_size),
+    )(inputs)
+    x = keras.layers.Dense(
+        4 * 4 * filters[-1],
+        activation="relu",
+        name="features",
+        **initializers(config, config.hidden_units),
+    )(x)
     x = keras.layers.Reshape((4, 4, filters[-1]), name="reshape")(x)
     # Mirror of the encoder: the last transposed convolution gives the pixels.
     for index, block in enumerate(reversed(filters[:-1])):
@@ -173,6 +213,7 @@ def build_decoder(image_shape, config):
             padding="same",
             activation="relu",
             name=f"deconv_{index}",
+            **initializers(config, 4 * 4 * block),
         )(x)
     logits = keras.layers.Conv2DTranspose(
         image_shape[-1],
@@ -181,5 +222,6 @@ def build_decoder(image_shape, config):
         padding="same",
         name="pixel_logits",
         dtype="float32",
+        **initializers(config, 4 * 4 * image_shape[-1]),
     )(x)
     return keras.Model(inputs, logits, name="decoder")

@@ -101,6 +101,8 @@ class JointVAE(keras.Model):
             schedule; its value is capped at sum(log(discrete_dims)).
         capacity_z_start, capacity_c_start: Steps before each ramp starts.
         alpha_init_scale: Initial alpha-head kernel scale (None: Glorot).
+        initializer: "glorot" (Keras' default) or "pytorch" (the paper's
+            reference code: uniform +-1/sqrt(fan_in) kernels and biases).
         marginal_entropy_weight: Weight of the (non-paper) marginal entropy
             term; 0 is the paper's loss.
         seed: Seed of the samplers, or None.
@@ -125,6 +127,7 @@ class JointVAE(keras.Model):
         capacity_z_start=0,
         capacity_c_start=0,
         alpha_init_scale=None,
+        initializer="glorot",
         marginal_entropy_weight=0.0,
         seed=None,
         **kwargs,
@@ -149,6 +152,7 @@ class JointVAE(keras.Model):
         self.alpha_init_scale = (
             None if alpha_init_scale is None else float(alpha_init_scale)
         )
+        self.initializer = str(initializer)
         self.marginal_entropy_weight = float(marginal_entropy_weight)
         self.seed = seed
         self.discrete_limit = discrete_capacity_limit(self.discrete_dims)
@@ -338,6 +342,7 @@ class JointVAE(keras.Model):
             "capacity_z_start": self.capacity_z_start,
             "capacity_c_start": self.capacity_c_start,
             "alpha_init_scale": self.alpha_init_scale,
+            "initializer": self.initializer,
             "marginal_entropy_weight": self.marginal_entropy_weight,
             "seed": self.seed,
         }

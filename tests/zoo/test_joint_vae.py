@@ -1,6 +1,7 @@
 import dataclasses
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -393,6 +394,25 @@ def test_small_alpha_init_starts_every_image_at_the_uniform_code():
     assert np.abs(encode(glorot, images)["alphas"][0] - 1.0 / 3.0).max() > 1e-3
 
 
+def test_pytorch_initializer_draws_kernels_and_biases_within_one_over_root_fan_in():
+    model, _ = _tiny(initializer="pytorch")
+    layers = {layer.name: layer for layer in model.encoder.layers}
+    layers.update({"dec_" + layer.name: layer for layer in model.decoder.layers})
+    # Fan-ins: alpha head 16 hidden units; first convolution 4x4x1 pixels;
+    # the last transposed convolution counts its 1 output channel (PyTorch).
+    for name, fan_in in (("alpha_0", 16), ("conv_0", 16), ("dec_pixel_logits", 16)):
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in layers[name].weights)
+        bound = 1.0 / np.sqrt(fan_in)
+        assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.8 * bound
+        assert np.abs(bias).max() <= bound and np.abs(bias).max() > 0
+    glorot, _ = _tiny()
+    assert not np.any(
+        keras.ops.convert_to_numpy(glorot.encoder.get_layer("alpha_0").bias)
+    )
+    with pytest.raises(ConfigError, match="initializer must be one of glorot, pytorch"):
+        resolve_config("joint_vae_tiny", initializer="torch")
+
+
 def test_marginal_entropy_term_is_off_by_default_and_penalises_a_collapsed_code():
     _, config = resolve_config("joint_vae_mnist")
     assert config.marginal_entropy_weight == 0.0
@@ -472,10 +492,20 @@ def test_starts_continue_the_one_with_the_lowest_validation_loss(capsys, monkeyp
         seen["losses"] = real(model, *args, **kwargs)
         seen["after"] = model.evaluate(validation, verbose=0, return_dict=True)
         seen["step"] = int(keras.ops.convert_to_numpy(model.step_counter))
+        seen["optimizer"] = [
+            keras.ops.convert_to_numpy(v) for v in model.optimizer.variables
+        ]
         return seen["losses"]
 
     real = family_module.choose_start
     monkeypatch.setattr(family_module, "choose_start", spy)
+    starts = []
+
+    def build_start(*args, **kwargs):
+        starts.append(build_joint_vae(*args, **kwargs))
+        return starts[-1]
+
+    monkeypatch.setattr(family_module, "build_joint_vae", build_start)
     model = build_joint_vae(config, input_shape=(16, 16, 1))
     family_module.compile_joint_vae(model, config)
     history = family_module.fit_joint_vae(
@@ -490,6 +520,10 @@ def test_starts_continue_the_one_with_the_lowest_validation_loss(capsys, monkeyp
     # schedule (weights, step counter); the run then trains the third epoch.
     assert seen["after"]["loss"] == pytest.approx(min(losses), rel=1e-4)
     assert seen["step"] == 2
+    # Adam's moments and step count came with the weights.
+    winner = starts[losses.index(min(losses)) - 1]
+    for mine, theirs in zip(seen["optimizer"], winner.optimizer.variables):
+        np.testing.assert_array_equal(mine, keras.ops.convert_to_numpy(theirs))
     out = capsys.readouterr().out
     assert "3 starts of 2 steps each" in out
     best = losses.index(min(losses)) + 1
@@ -528,3 +562,63 @@ def test_a_resumed_run_does_not_choose_its_start_again(tmp_path, capsys):
         out = capsys.readouterr().out
         assert ("2 starts of 1 steps each" in out) == (epochs == 2)
     assert int(keras.ops.convert_to_numpy(model.step_counter)) == 3
+
+
+def test_a_run_killed_during_its_starts_trains_only_the_starts_it_had_not_finished(
+    tmp_path, capsys, monkeypatch
+):
+    from zoo.models import joint_vae as family_module
+    from zoo.tuning.callbacks import AtomicBackupAndRestore
+
+    _, config = resolve_config("joint_vae_tiny", starts=3, start_steps=1)
+    images = _images(8)
+    labels = np.zeros(len(images), "int32")
+    train = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(2)
+    validation = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    build = family_module.build_joint_vae
+
+    def run(backup, builds_before_kill=None):
+        built = []
+
+        def counting_build(*args, **kwargs):
+            if len(built) == builds_before_kill:
+                raise RuntimeError("killed")
+            built.append(build(*args, **kwargs))
+            return built[-1]
+
+        monkeypatch.setattr(family_module, "build_joint_vae", counting_build)
+        keras.utils.set_random_seed(0)
+        model = build(config, input_shape=(16, 16, 1))
+        family_module.compile_joint_vae(model, config)
+        family_module.fit_joint_vae(
+            model,
+            config,
+            train,
+            epochs=1,  # The starts only: the chosen one is the model.
+            steps_per_epoch=1,
+            validation_data=validation,
+            callbacks=[AtomicBackupAndRestore(str(backup))],
+            verbose=0,
+        )
+        out = capsys.readouterr().out
+        losses = [float(loss) for loss in re.findall(r"validation loss ([0-9.]+)", out)]
+        return model, out, losses, len(built)
+
+    whole, _, losses, _ = run(tmp_path / "whole")
+    # Killed while building its third start: the first two are kept.
+    with pytest.raises(RuntimeError, match="killed"):
+        run(tmp_path / "killed", builds_before_kill=1)
+    capsys.readouterr()
+    resumed, out, _, built = run(tmp_path / "killed")
+    assert "start 1: validation loss" in out and "(kept)" in out
+    assert out.count("(kept)") == 2
+    # One start trained again (plus one build drawn and dropped to reach its
+    # initial weights), and it is the start the whole run trained third.
+    assert built == 2
+    third = float(out.split("start 3: validation loss ")[1].split()[0])
+    assert third == pytest.approx(losses[2], abs=0.051)
+    best = losses.index(min(losses)) + 1
+    assert f"continuing start {best}." in out
+    assert int(keras.ops.convert_to_numpy(resumed.step_counter)) == 1
+    for mine, theirs in zip(resumed.trainable_weights, whole.trainable_weights):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)

@@ -38,7 +38,7 @@ from zoo.compile import make_optimizer, optimizer_options
 from zoo.config import BaseConfig
 from zoo.errors import ConfigError
 from zoo.joint_vae_analysis import evaluate_joint_vae
-from zoo.joint_vae_layers import num_blocks_for
+from zoo.joint_vae_layers import INITIALIZERS, num_blocks_for
 from zoo.joint_vae_model import JointVAE, discrete_capacity_limit
 from zoo.registry import Family, register_family, register_model
 
@@ -71,6 +71,10 @@ class JointVAEConfig(BaseConfig):
             kernel (bias zero), or None for Keras' default (Glorot uniform).
             Small values start every image at the uniform code, KL_c = 0,
             where the discrete capacity starts.
+        initializer: "glorot", Keras' default (Glorot-uniform kernels, zero
+            biases), or "pytorch", PyTorch's default, under which the paper's
+            reference code trains: kernels and biases uniform in
+            +-1/sqrt(fan_in).
         marginal_entropy_weight: Outside the paper, 0 (off) by default:
             weight of `log(k) - H(mean alpha over the batch)`, which is 0 when
             the batch uses every category equally and grows as the code
@@ -82,7 +86,8 @@ class JointVAEConfig(BaseConfig):
             k-means' restarts for the code's partition, which depends on the
             seed more than on any setting measured. Costs (starts - 1) *
             start_steps extra steps; 10,000 (40% of the paper's run) is the
-            earliest the loss ranked the seeds well.
+            earliest the loss ranked the seeds well. A killed run keeps the
+            starts it finished (in its backup) and trains only the others.
         seed: Seed of the samplers, or None.
     """
 
@@ -105,6 +110,7 @@ class JointVAEConfig(BaseConfig):
     capacity_z_start: int = 0
     capacity_c_start: int = 0
     alpha_init_scale: float | None = None
+    initializer: str = "glorot"
     marginal_entropy_weight: float = 0.0
     starts: int = 1
     start_steps: int = 10000
@@ -161,6 +167,11 @@ class JointVAEConfig(BaseConfig):
             raise ConfigError(
                 f"starts and start_steps must be >= 1, got {self.starts} and "
                 f"{self.start_steps} (starts=1: one start, no choice)."
+            )
+        if self.initializer not in INITIALIZERS:
+            raise ConfigError(
+                f"initializer must be one of {', '.join(INITIALIZERS)}, got "
+                f"{self.initializer!r}."
             )
         if self.alpha_init_scale is not None and not self.alpha_init_scale > 0:
             raise ConfigError(
@@ -278,12 +289,13 @@ def fit_joint_vae(model, config, train, *, epochs, steps_per_epoch=None, **kwarg
     """`model.fit`, first printing which capacity schedule the run follows;
     with `config.starts > 1` a fresh run first chooses its start."""
     initial_epoch = 0
-    # A resumed run's backup callback restores the model when fit starts:
-    # it has chosen its start already (duck-typed: `AtomicBackupAndRestore`
-    # lives in the runner's layer, above this one).
-    restoring = any(
-        getattr(callback, "state", None) for callback in kwargs.get("callbacks") or ()
-    )
+    # The runner's backup callback (duck-typed: `AtomicBackupAndRestore`
+    # lives in the runner's layer, above this one) keeps the starts as they
+    # finish, and restores the model when fit starts: a run with a backup
+    # state has chosen its start already.
+    callbacks = kwargs.get("callbacks") or ()
+    restoring = any(getattr(callback, "state", None) for callback in callbacks)
+    keeper = next((c for c in callbacks if hasattr(c, "save_before_fit")), None)
     fresh = int(ops.convert_to_numpy(model.step_counter)) == 0 and not restoring
     if config.starts > 1 and fresh and steps_per_epoch is not None:
         if kwargs.get("validation_data") is None:
@@ -304,6 +316,7 @@ def fit_joint_vae(model, config, train, *, epochs, steps_per_epoch=None, **kwarg
             kwargs["validation_data"],
             epochs=initial_epoch,
             steps_per_epoch=steps_per_epoch,
+            keeper=keeper,
             log=lambda line: print(line, flush=True),
         )
         best = losses.index(min(losses))
@@ -323,13 +336,23 @@ def fit_joint_vae(model, config, train, *, epochs, steps_per_epoch=None, **kwarg
 
 
 def choose_start(
-    model, config, train, validation_data, *, epochs, steps_per_epoch, log=None
+    model,
+    config,
+    train,
+    validation_data,
+    *,
+    epochs,
+    steps_per_epoch,
+    keeper=None,
+    log=None,
 ):
     """Trains `config.starts` starts for `epochs` epochs: `model` itself and
     fresh copies (new initial weights), and leaves `model` holding the one
     with the lowest validation loss: weights, step counter, optimizer state.
     Returns the validation losses in start order; `log(line)`, if given,
-    hears each one as it comes.
+    hears each one as it comes. `keeper` (the runner's backup callback), if
+    given, keeps each finished start's loss and the best start so far, so a
+    killed run trains only the starts it had not finished.
 
     By hand: Keras and KerasTuner have no "best of n initialisations" inside
     one run (scikit-learn's `KMeans(n_init=...)` is the model for it). At the
@@ -340,24 +363,43 @@ def choose_start(
     it picks no better than chance (bench/results/joint_vae.md).
     """
     strategy = getattr(model, "distribute_strategy", None)
-    losses, kept = [], None
-    for index in range(config.starts):
-        start = model
-        if index:
-            with strategy.scope() if strategy else contextlib.nullcontext():
-                start = build_joint_vae(config, input_shape=model.image_shape)
-                compile_joint_vae(start, config)
-            start.steps_per_execution = model.steps_per_execution
+    kept = keeper.load_before_fit("starts") if keeper else None
+    losses = list(kept["losses"]) if kept else []
+    for index, loss in enumerate(losses):
+        if log is not None:
+            log(f"  start {index + 1}: validation loss {loss:.1f} (kept)")
+
+    def fresh_start():
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            start = build_joint_vae(config, input_shape=model.image_shape)
+            compile_joint_vae(start, config)
+        start.steps_per_execution = model.steps_per_execution
+        return start
+
+    # A resumed run draws (and drops) the initial weights of the starts it
+    # kept, so each start it trains begins where the killed run's would have.
+    for _ in range(len(losses) - 1):
+        fresh_start()
+    best = None  # The best start trained here, if it beats the kept ones.
+    for index in range(len(losses), config.starts):
+        start = model if index == 0 else fresh_start()
         start.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0)
         result = start.evaluate(validation_data, verbose=0, return_dict=True)
         losses.append(float(result["loss"]))
         if log is not None:
             log(f"  start {index + 1}: validation loss {losses[-1]:.1f}")
-        if losses[-1] == min(losses):
-            kept = start
-    if kept is not model:
-        model.set_weights(kept.get_weights())
-        for mine, theirs in zip(model.optimizer.variables, kept.optimizer.variables):
+        improved = losses[-1] == min(losses)
+        if improved:
+            best = start
+        if keeper is not None:
+            keeper.save_before_fit(
+                "starts", {"losses": losses}, model=start if improved else None
+            )
+    if best is None:  # A start kept before a kill is the best.
+        keeper.load_before_fit("starts", model)
+    elif best is not model:
+        model.set_weights(best.get_weights())
+        for mine, theirs in zip(model.optimizer.variables, best.optimizer.variables):
             mine.assign(theirs)
     return losses
 
