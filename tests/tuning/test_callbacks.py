@@ -183,3 +183,28 @@ def test_early_stopping_skips_a_loss_whose_targets_move(tmp_path, capsys):
         callbacks=CallbackOptions(backup=False),
     )
     assert [row["epoch"] for row in again.history] == [0, 1]
+
+
+def test_work_before_fit_is_kept_beside_the_backups_with_its_optimizer_state(tmp_path):
+    from zoo.tuning.callbacks import AtomicBackupAndRestore
+
+    x, y = _data()
+    trained = _model(optimizer="adam")
+    trained.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    keeper = AtomicBackupAndRestore(str(tmp_path))
+    assert keeper.load_before_fit("starts") is None
+    keeper.save_before_fit("starts", {"losses": [2.0]}, model=trained)
+    # A record without a model keeps the weights it named before.
+    keeper.save_before_fit("starts", {"losses": [2.0, 3.0]})
+    fresh = _model(optimizer="adam")
+    record = keeper.load_before_fit("starts", fresh)
+    assert record["losses"] == [2.0, 3.0]
+    for mine, theirs in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    for mine, theirs in zip(fresh.optimizer.variables, trained.optimizer.variables):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
+        )
+    # A newer model replaces the older file: one weights file at a time.
+    keeper.save_before_fit("starts", {"losses": [2.0, 3.0, 1.0]}, model=fresh)
+    assert len(glob.glob(os.path.join(tmp_path, "starts-*.weights.h5"))) == 1
