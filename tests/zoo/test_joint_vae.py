@@ -42,6 +42,13 @@ def _tiny(**overrides):
     return model, config
 
 
+def _streams(images):
+    """A repeated training stream of `images` in pairs, and one validation batch."""
+    labels = np.zeros(len(images), "int32")
+    pairs = tf.data.Dataset.from_tensor_slices((images, labels))
+    return pairs.repeat().batch(2), pairs.batch(len(images))
+
+
 def _fit_steps(model, images, steps, batch_size=2):
     dataset = tf.data.Dataset.from_tensor_slices(
         (images, np.zeros(len(images), "int32"))
@@ -482,10 +489,7 @@ def test_starts_continue_the_one_with_the_lowest_validation_loss(capsys, monkeyp
     from zoo.models import joint_vae as family_module
 
     _, config = resolve_config("joint_vae_tiny", starts=3, start_steps=2)
-    images = _images(8)
-    labels = np.zeros(len(images), "int32")
-    train = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(2)
-    validation = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    train, validation = _streams(_images(8))
     seen = {}
 
     def spy(model, *args, **kwargs):
@@ -535,6 +539,11 @@ def test_starts_continue_the_one_with_the_lowest_validation_loss(capsys, monkeyp
 
     with pytest.raises(ConfigError, match="starts and start_steps must be >= 1"):
         resolve_config("joint_vae_tiny", starts=0)
+    fresh = build_joint_vae(config, input_shape=(16, 16, 1))
+    family_module.compile_joint_vae(fresh, config)
+    for missing in ({"steps_per_epoch": 1}, {"validation_data": validation}):
+        with pytest.raises(ConfigError, match="give validation data and steps_per"):
+            family_module.fit_joint_vae(fresh, config, train, epochs=3, **missing)
 
 
 def test_a_resumed_run_does_not_choose_its_start_again(tmp_path, capsys):
@@ -542,10 +551,7 @@ def test_a_resumed_run_does_not_choose_its_start_again(tmp_path, capsys):
     from zoo.tuning.callbacks import AtomicBackupAndRestore
 
     _, config = resolve_config("joint_vae_tiny", starts=2, start_steps=1)
-    images = _images(8)
-    labels = np.zeros(len(images), "int32")
-    train = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(2)
-    validation = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    train, validation = _streams(_images(8))
     for epochs in (2, 3):  # The second fit resumes the first from its backup.
         model = build_joint_vae(config, input_shape=(16, 16, 1))
         compile_joint_vae(model, config)
@@ -571,10 +577,7 @@ def test_a_run_killed_during_its_starts_trains_only_the_starts_it_had_not_finish
     from zoo.tuning.callbacks import AtomicBackupAndRestore
 
     _, config = resolve_config("joint_vae_tiny", starts=3, start_steps=1)
-    images = _images(8)
-    labels = np.zeros(len(images), "int32")
-    train = tf.data.Dataset.from_tensor_slices((images, labels)).repeat().batch(2)
-    validation = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    train, validation = _streams(_images(8))
     build = family_module.build_joint_vae
 
     def run(backup, builds_before_kill=None):

@@ -297,11 +297,11 @@ def fit_joint_vae(model, config, train, *, epochs, steps_per_epoch=None, **kwarg
     restoring = any(getattr(callback, "state", None) for callback in callbacks)
     keeper = next((c for c in callbacks if hasattr(c, "save_before_fit")), None)
     fresh = int(ops.convert_to_numpy(model.step_counter)) == 0 and not restoring
-    if config.starts > 1 and fresh and steps_per_epoch is not None:
-        if kwargs.get("validation_data") is None:
+    if config.starts > 1 and fresh:
+        if kwargs.get("validation_data") is None or steps_per_epoch is None:
             raise ConfigError(
-                "starts > 1 chooses by validation loss: give validation data, "
-                "or set starts=1."
+                "starts > 1 chooses by validation loss after a number of steps: "
+                "give validation data and steps_per_epoch, or set starts=1."
             )
         initial_epoch = min(epochs, -(-config.start_steps // steps_per_epoch))
         print(
