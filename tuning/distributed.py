@@ -91,6 +91,9 @@ CHIEF_TIMEOUT = 300  # Seconds a worker waits for its chief to listen.
 # Exit status of a worker that stopped after its --trials-per-worker
 # (EX_TEMPFAIL): `launch_local` starts a fresh process in its place.
 RECYCLED_EXIT = 75
+# Seconds `launch_local` waits, once every worker failed, for the chief to
+# exit with its own one-line reason (they refuse the same arguments).
+CHIEF_GRACE_S = 30
 
 
 def check_trials_per_worker(trials_per_worker, role):
@@ -196,6 +199,13 @@ def launch_local(tune_args, *, workers=2, port=None, timeout=None, env=None):
                 if worker.poll() == RECYCLED_EXIT:
                     pool[index] = start_worker(index)
             if all(w.poll() not in (None, 0, RECYCLED_EXIT) for w in pool):
+                # Workers share the chief's arguments: when they refused them,
+                # the chief is refusing them too and its one line says why.
+                try:
+                    if chief.wait(timeout=CHIEF_GRACE_S) != 0:
+                        return chief.returncode
+                except subprocess.TimeoutExpired:
+                    pass
                 raise ZooError(
                     "Every worker of the distributed search failed; see their output above."
                 )

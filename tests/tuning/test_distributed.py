@@ -270,3 +270,26 @@ def test_a_chief_that_refuses_its_arguments_ends_the_local_search_at_once(tmp_pa
     )
     assert code == 2
     assert time.monotonic() - started < 100
+
+
+def test_a_chief_slower_to_refuse_than_its_workers_still_gives_its_code(
+    tmp_path, monkeypatch
+):
+    # The race CI met: the worker refuses the shared arguments first, and the
+    # chief, two seconds late here, refuses them after; its exit code wins.
+    popen = subprocess.Popen
+
+    def late_chief(args, **kwargs):
+        if "chief" in args:
+            args = ["sh", "-c", 'sleep 2; exec "$@"', "sh", *args]
+        return popen(args, **kwargs)
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", late_chief)
+    code = distributed.launch_local(
+        ["mlp_tiny", "--data", "iris", "--run-dir", str(tmp_path / "r")]
+        + ["--trials-per-worker", "0"],
+        workers=1,
+        timeout=120,
+        env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert code == 2
