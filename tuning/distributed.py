@@ -165,6 +165,11 @@ def launch_local(tune_args, *, workers=2, port=None, timeout=None, env=None):
 
     Returns:
         The chief's exit code. Every process is killed on the way out.
+
+    Raises:
+        ZooError: Past `timeout`, or when every worker failed while the chief
+            still runs `CHIEF_GRACE_S` later (a chief that exits first, having
+            refused the arguments its workers refused, gives its own code).
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}.")

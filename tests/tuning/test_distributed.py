@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, ZooError
 from zoo.tuning import distributed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -293,3 +293,20 @@ def test_a_chief_slower_to_refuse_than_its_workers_still_gives_its_code(
         env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert code == 2
+
+
+def test_workers_that_all_fail_beside_a_live_chief_end_the_search(monkeypatch):
+    # A chief still running after the grace is waiting for workers that are
+    # gone: the search ends with one message instead of hanging.
+    popen = subprocess.Popen
+
+    def processes(args, **kwargs):
+        role = "chief" if "chief" in args else "worker"
+        return popen(["sleep", "60"] if role == "chief" else ["false"], **kwargs)
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", processes)
+    monkeypatch.setattr(distributed, "CHIEF_GRACE_S", 1)
+    started = time.monotonic()
+    with pytest.raises(ZooError, match="Every worker of the distributed search failed"):
+        distributed.launch_local(["mlp_tiny"], workers=2, timeout=60)
+    assert time.monotonic() - started < 30
