@@ -257,17 +257,22 @@ def test_the_help_says_the_oracle_is_unauthenticated(capsys):
     assert "no authentication" in safety and "127.0.0.1" in safety
 
 
-def test_a_chief_that_refuses_its_arguments_ends_the_local_search_at_once(tmp_path):
-    # The chief exits 2 with its one line; its workers would otherwise wait
-    # --chief-timeout (300 s) for an oracle that never listens.
-    started = time.monotonic()
-    code = distributed.launch_local(
+def _refused_local_search(tmp_path):
+    """A local search whose chief and worker both refuse `--trials-per-worker 0`."""
+    return distributed.launch_local(
         ["mlp_tiny", "--data", "iris", "--run-dir", str(tmp_path / "r")]
         + ["--trials-per-worker", "0"],
         workers=1,
         timeout=120,
         env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
+
+
+def test_a_chief_that_refuses_its_arguments_ends_the_local_search_at_once(tmp_path):
+    # The chief exits 2 with its one line; its workers would otherwise wait
+    # --chief-timeout (300 s) for an oracle that never listens.
+    started = time.monotonic()
+    code = _refused_local_search(tmp_path)
     assert code == 2
     assert time.monotonic() - started < 100
 
@@ -285,13 +290,7 @@ def test_a_chief_slower_to_refuse_than_its_workers_still_gives_its_code(
         return popen(args, **kwargs)
 
     monkeypatch.setattr(distributed.subprocess, "Popen", late_chief)
-    code = distributed.launch_local(
-        ["mlp_tiny", "--data", "iris", "--run-dir", str(tmp_path / "r")]
-        + ["--trials-per-worker", "0"],
-        workers=1,
-        timeout=120,
-        env={"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    code = _refused_local_search(tmp_path)
     assert code == 2
 
 
