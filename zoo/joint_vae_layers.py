@@ -112,6 +112,8 @@ def block_filters(filters, num_blocks):
 
 
 INITIALIZERS = ("glorot", "pytorch")
+# Every (transposed) convolution of the paper's network: 4x4, stride 2.
+KERNEL_SIZE = 4
 
 
 def initializers(config, fan_in):
@@ -120,6 +122,10 @@ def initializers(config, fan_in):
     for "pytorch", PyTorch's default, which the paper's reference code runs
     with: kernel and bias both uniform in +-1/sqrt(fan_in) (for a transposed
     convolution PyTorch counts its output channels as the fan-in).
+
+    By hand for the bias: Keras' `VarianceScaling(1 / 3, "fan_in", "uniform")`
+    draws the same kernels, but no Keras initialiser sizes a bias by its
+    layer's fan-in, so one bound serves both.
     """
     if config.initializer == "glorot":
         return {}
@@ -138,12 +144,12 @@ def build_encoder(image_shape, config):
     for index, filters in enumerate(block_filters(config.filters, num_blocks)):
         x = keras.layers.Conv2D(
             filters,
-            4,
+            KERNEL_SIZE,
             strides=2,
             padding="same",
             activation="relu",
             name=f"conv_{index}",
-            **initializers(config, 4 * 4 * x.shape[-1]),
+            **initializers(config, KERNEL_SIZE**2 * x.shape[-1]),
         )(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(
@@ -208,20 +214,20 @@ def build_decoder(image_shape, config):
     for index, block in enumerate(reversed(filters[:-1])):
         x = keras.layers.Conv2DTranspose(
             block,
-            4,
+            KERNEL_SIZE,
             strides=2,
             padding="same",
             activation="relu",
             name=f"deconv_{index}",
-            **initializers(config, 4 * 4 * block),
+            **initializers(config, KERNEL_SIZE**2 * block),
         )(x)
     logits = keras.layers.Conv2DTranspose(
         image_shape[-1],
-        4,
+        KERNEL_SIZE,
         strides=2,
         padding="same",
         name="pixel_logits",
         dtype="float32",
-        **initializers(config, 4 * 4 * image_shape[-1]),
+        **initializers(config, KERNEL_SIZE**2 * image_shape[-1]),
     )(x)
     return keras.Model(inputs, logits, name="decoder")
